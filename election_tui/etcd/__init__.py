@@ -1,0 +1,85 @@
+"""Async etcd v3 client with the complete election API; knows nothing of the dashboard.
+
+    async with EtcdClient(["127.0.0.1:2379"]) as client:
+        lease = await client.lease_grant(10)
+        keep = await client.keep_alive(lease)
+        leader = await client.campaign("my-election", lease.id, "candidate-1", timeout=5)
+        await client.proclaim(leader, "new-value")
+        await client.resign(leader)
+        await client.lease_revoke(lease.id)
+"""
+
+from .client import Compare, EtcdClient, Op, prefix_range_end
+from .errors import (
+    AuthenticationFailed,
+    CampaignTimeout,
+    ClientClosed,
+    Compacted,
+    EtcdError,
+    EtcdTimeout,
+    InvalidArgument,
+    LeaseNotFound,
+    NoLeaderError,
+    NotLeaderError,
+    PermissionDenied,
+    RequestTooLarge,
+    Unavailable,
+)
+from .keepalive import KeepAlive
+from .types import (
+    Event,
+    EventType,
+    KeyValue,
+    LeaderKey,
+    Lease,
+    LeaseInfo,
+    Member,
+    RangeResult,
+    Status,
+    TxnResult,
+    WatchCompacted,
+    WatchDisconnected,
+    WatchEvents,
+    WatchItem,
+    WatchProgress,
+    WatchResumed,
+)
+from .watch import Watch
+
+__all__ = [
+    "AuthenticationFailed",
+    "CampaignTimeout",
+    "ClientClosed",
+    "Compacted",
+    "Compare",
+    "EtcdClient",
+    "EtcdError",
+    "EtcdTimeout",
+    "Event",
+    "EventType",
+    "InvalidArgument",
+    "KeepAlive",
+    "KeyValue",
+    "LeaderKey",
+    "Lease",
+    "LeaseInfo",
+    "LeaseNotFound",
+    "Member",
+    "NoLeaderError",
+    "NotLeaderError",
+    "Op",
+    "PermissionDenied",
+    "RangeResult",
+    "RequestTooLarge",
+    "Status",
+    "TxnResult",
+    "Unavailable",
+    "Watch",
+    "WatchCompacted",
+    "WatchDisconnected",
+    "WatchEvents",
+    "WatchItem",
+    "WatchProgress",
+    "WatchResumed",
+    "prefix_range_end",
+]

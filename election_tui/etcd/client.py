@@ -1,0 +1,426 @@
+"""EtcdClient: KV, leases, watch, cluster status and the election API on one async client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass
+from operator import attrgetter
+from pathlib import Path
+from types import TracebackType
+from typing import Literal
+
+import grpc
+
+from ._pb import rpc_pb2, v3election_pb2
+from .connection import DEFAULT, Backoff, Connection, Endpoint, _Default
+from .errors import (
+    CampaignTimeout,
+    EtcdError,
+    InvalidArgument,
+    LeaseNotFound,
+    NotLeaderError,
+    from_rpc_error,
+    is_invalid_token,
+)
+from .keepalive import KeepAlive, KeepAliveManager
+from .types import KeyValue, LeaderKey, Lease, LeaseInfo, Member, RangeResult, Status, TxnResult
+from .watch import Watch
+
+BytesLike = str | bytes
+
+_CMP_RESULT = {"==": "EQUAL", ">": "GREATER", "<": "LESS", "!=": "NOT_EQUAL"}
+_CMP_TARGET = {"version": "VERSION", "create": "CREATE", "mod": "MOD", "value": "VALUE", "lease": "LEASE"}
+_CMP_FIELD = {"version": "version", "create": "create_revision", "mod": "mod_revision", "lease": "lease"}
+
+
+def to_bytes(value: BytesLike, what: str = "value") -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode()
+    raise InvalidArgument(f"{what} must be str or bytes, not {type(value).__name__}")
+
+
+def prefix_range_end(prefix: bytes) -> bytes:
+    """The range end that covers every key starting with `prefix` (b"\\0" means "all keys")."""
+    end = bytearray(prefix)
+    while end:
+        if end[-1] < 0xFF:
+            end[-1] += 1
+            return bytes(end)
+        end.pop()
+    return b"\0"
+
+
+def election_name(name: BytesLike) -> bytes:
+    raw = to_bytes(name, "election name")
+    if not raw.strip():
+        raise InvalidArgument("election name must not be empty or blank")
+    return raw
+
+
+def validate_ttl(ttl: object) -> int:
+    if isinstance(ttl, bool) or not isinstance(ttl, int):
+        raise InvalidArgument(f"TTL must be a whole number of seconds, not {ttl!r}")
+    if ttl <= 0:
+        raise InvalidArgument(f"TTL must be positive, not {ttl}")
+    if ttl > 9_000_000_000:
+        raise InvalidArgument(f"TTL {ttl} is too large (etcd's maximum is 9,000,000,000 s)")
+    return ttl
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    """One txn condition, e.g. `Compare("create", key, "==", rev)` (etcd's fencing check)."""
+
+    target: Literal["version", "create", "mod", "value", "lease"]
+    key: BytesLike
+    op: Literal["==", "!=", "<", ">"]
+    operand: int | BytesLike
+
+    def to_pb(self) -> rpc_pb2.Compare:
+        cmp = rpc_pb2.Compare(
+            result=_CMP_RESULT[self.op], target=_CMP_TARGET[self.target], key=to_bytes(self.key, "key")
+        )
+        if self.target == "value":
+            if isinstance(self.operand, int):
+                raise InvalidArgument("a value comparison needs str or bytes")
+            cmp.value = to_bytes(self.operand)
+        else:
+            if not isinstance(self.operand, int):
+                raise InvalidArgument(f"a {self.target} comparison needs an int")
+            setattr(cmp, _CMP_FIELD[self.target], self.operand)
+        return cmp
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    """One txn operation: `Op.put(...)`, `Op.delete(...)` or `Op.get(...)`."""
+
+    kind: Literal["put", "delete", "get"]
+    key: bytes
+    value: bytes = b""
+    lease: int = 0
+
+    @classmethod
+    def put(cls, key: BytesLike, value: BytesLike, lease: int = 0) -> Op:
+        return cls("put", to_bytes(key, "key"), to_bytes(value), lease)
+
+    @classmethod
+    def delete(cls, key: BytesLike) -> Op:
+        return cls("delete", to_bytes(key, "key"))
+
+    @classmethod
+    def get(cls, key: BytesLike) -> Op:
+        return cls("get", to_bytes(key, "key"))
+
+    def to_pb(self) -> rpc_pb2.RequestOp:
+        if self.kind == "put":
+            return rpc_pb2.RequestOp(
+                request_put=rpc_pb2.PutRequest(key=self.key, value=self.value, lease=self.lease)
+            )
+        if self.kind == "delete":
+            return rpc_pb2.RequestOp(request_delete_range=rpc_pb2.DeleteRangeRequest(key=self.key))
+        return rpc_pb2.RequestOp(request_range=rpc_pb2.RangeRequest(key=self.key))
+
+
+class EtcdClient:
+    """Async etcd v3 client; `async with EtcdClient(["127.0.0.1:2379"]) as client: ...`.
+
+    All leases share one keep-alive stream; calls fail over across `endpoints`; a user/password
+    token is renewed once and the call retried when etcd says it is invalid.
+    """
+
+    def __init__(
+        self,
+        endpoints: Sequence[str] | str,
+        *,
+        ca_cert: str | Path | None = None,
+        cert: str | Path | None = None,
+        key: str | Path | None = None,
+        user: str | None = None,
+        password: str | None = None,
+        timeout: float = 5.0,
+    ) -> None:
+        self._conn = Connection(
+            [endpoints] if isinstance(endpoints, str) else endpoints,
+            ca_cert=ca_cert,
+            cert=cert,
+            key=key,
+            user=user,
+            password=password,
+            timeout=timeout,
+        )
+        self._keepalive = KeepAliveManager(self._conn)
+        self.timeout = timeout
+
+    async def __aenter__(self) -> EtcdClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop keep-alives (leases are not revoked: they expire by themselves) and close channels."""
+        await self._keepalive.close()
+        await self._conn.close()
+
+    @property
+    def endpoint(self) -> Endpoint:
+        """The endpoint that calls go to now (it moves on failover)."""
+        return self._conn.endpoint
+
+    @property
+    def endpoints(self) -> list[Endpoint]:
+        return list(self._conn.endpoints)
+
+    @property
+    def keepalive_connected(self) -> bool:
+        return self._keepalive.connected
+
+    # -- KV ---------------------------------------------------------------------------------
+
+    async def get(self, key: BytesLike, *, revision: int = 0) -> KeyValue | None:
+        resp = await self._conn.unary(
+            _kv_range, rpc_pb2.RangeRequest(key=to_bytes(key, "key"), revision=revision)
+        )
+        return KeyValue.from_pb(resp.kvs[0]) if resp.kvs else None
+
+    async def get_prefix(
+        self,
+        prefix: BytesLike,
+        *,
+        revision: int = 0,
+        limit: int = 0,
+        keys_only: bool = False,
+        sort_by_create: bool = False,
+        timeout: float | _Default | None = DEFAULT,
+    ) -> RangeResult:
+        raw = to_bytes(prefix, "prefix")
+        request = rpc_pb2.RangeRequest(
+            key=raw or b"\0",
+            range_end=prefix_range_end(raw),
+            revision=revision,
+            limit=limit,
+            keys_only=keys_only,
+        )
+        if sort_by_create:
+            request.sort_target = rpc_pb2.RangeRequest.CREATE
+            request.sort_order = rpc_pb2.RangeRequest.ASCEND
+        resp = await self._conn.unary(_kv_range, request, timeout=timeout)
+        return RangeResult(
+            tuple(KeyValue.from_pb(kv) for kv in resp.kvs), resp.header.revision, resp.more, resp.count
+        )
+
+    async def put(self, key: BytesLike, value: BytesLike, *, lease: int = 0, prev_kv: bool = False) -> int:
+        """Write a key; returns the revision of the write."""
+        request = rpc_pb2.PutRequest(
+            key=to_bytes(key, "key"), value=to_bytes(value), lease=lease, prev_kv=prev_kv
+        )
+        resp = await self._conn.unary(_kv_put, request, retry=False)
+        return int(resp.header.revision)
+
+    async def delete(self, key: BytesLike, *, prefix: bool = False) -> int:
+        """Delete a key (or every key under a prefix); returns how many were deleted."""
+        raw = to_bytes(key, "key")
+        request = rpc_pb2.DeleteRangeRequest(
+            key=raw or b"\0", range_end=prefix_range_end(raw) if prefix else b""
+        )
+        resp = await self._conn.unary(_kv_delete, request, retry=False)
+        return int(resp.deleted)
+
+    async def txn(
+        self, compare: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op] = ()
+    ) -> TxnResult:
+        request = rpc_pb2.TxnRequest(
+            compare=[c.to_pb() for c in compare],
+            success=[o.to_pb() for o in success],
+            failure=[o.to_pb() for o in failure],
+        )
+        resp = await self._conn.unary(_kv_txn, request, retry=False)
+        return TxnResult(bool(resp.succeeded), int(resp.header.revision))
+
+    async def compact(self, revision: int, *, physical: bool = False) -> None:
+        await self._conn.unary(
+            _kv_compact, rpc_pb2.CompactionRequest(revision=revision, physical=physical), retry=True
+        )
+
+    # -- leases -----------------------------------------------------------------------------
+
+    async def lease_grant(self, ttl: int) -> Lease:
+        """Grant a lease; etcd rounds TTLs below its minimum (2 s on 3.5) up."""
+        resp = await self._conn.unary(
+            _lease_grant, rpc_pb2.LeaseGrantRequest(TTL=validate_ttl(ttl)), retry=False
+        )
+        if resp.error:
+            raise EtcdError(resp.error)
+        return Lease(int(resp.ID), int(resp.TTL))
+
+    async def lease_revoke(self, lease_id: int) -> None:
+        """Revoke a lease: its keys go at once. Raises LeaseNotFound if it is already gone."""
+        handle = self._keepalive.get(lease_id)
+        if handle is not None:
+            handle.cancel()
+        await self._conn.unary(_lease_revoke, rpc_pb2.LeaseRevokeRequest(ID=lease_id))
+
+    async def lease_time_to_live(self, lease_id: int, *, keys: bool = False) -> LeaseInfo:
+        """Remaining TTL as the server sees it; `ttl == -1` means expired or never granted."""
+        resp = await self._conn.unary(_lease_ttl, rpc_pb2.LeaseTimeToLiveRequest(ID=lease_id, keys=keys))
+        return LeaseInfo(int(resp.ID), int(resp.TTL), int(resp.grantedTTL), tuple(resp.keys))
+
+    async def leases(self) -> list[int]:
+        resp = await self._conn.unary(_lease_leases, rpc_pb2.LeaseLeasesRequest())
+        return [int(s.ID) for s in resp.leases]
+
+    async def keep_alive(self, lease: Lease | int) -> KeepAlive:
+        """Renew `lease` at a third of its TTL on the client's shared stream until cancelled."""
+        if isinstance(lease, Lease):
+            return self._keepalive.add(lease.id, lease.ttl)
+        info = await self.lease_time_to_live(lease)
+        if info.ttl <= 0:
+            raise LeaseNotFound(f"lease {lease:x} is not alive")
+        return self._keepalive.add(lease, info.granted_ttl)
+
+    # -- watch ------------------------------------------------------------------------------
+
+    def watch_prefix(self, prefix: BytesLike, start_revision: int | None = None) -> Watch:
+        """Watch every key under `prefix` (b"" = the whole keyspace); see `Watch`."""
+        raw = to_bytes(prefix, "prefix")
+        return Watch(self._conn, raw or b"\0", prefix_range_end(raw), start_revision)
+
+    def watch_key(self, key: BytesLike, start_revision: int | None = None) -> Watch:
+        return Watch(self._conn, to_bytes(key, "key"), b"", start_revision)
+
+    # -- cluster ----------------------------------------------------------------------------
+
+    async def status(self, endpoint_index: int | None = None, *, timeout: float | None = None) -> Status:
+        """Status of the current endpoint, or of `endpoints[endpoint_index]` without failover."""
+        request = rpc_pb2.StatusRequest()
+        if endpoint_index is None:
+            resp = await self._conn.unary(_status, request, timeout=timeout or DEFAULT)
+        else:
+            stub = self._conn.stubs(endpoint_index).maintenance
+            try:
+                resp = await stub.Status(
+                    request, timeout=timeout or self.timeout, metadata=await self._conn.metadata()
+                )
+            except grpc.aio.AioRpcError as err:
+                raise from_rpc_error(err) from err
+        return Status.from_pb(resp)
+
+    async def member_list(self) -> list[Member]:
+        resp = await self._conn.unary(_member_list, rpc_pb2.MemberListRequest())
+        return [
+            Member(int(m.ID), m.name, tuple(m.peerURLs), tuple(m.clientURLs), bool(m.isLearner))
+            for m in resp.members
+        ]
+
+    # -- election ---------------------------------------------------------------------------
+
+    async def campaign(
+        self, name: BytesLike, lease_id: int, value: BytesLike, *, timeout: float | None = None
+    ) -> LeaderKey:
+        """Wait until elected leader of `name`; returns the LeaderKey that proves it.
+
+        `timeout` bounds the wait (CampaignTimeout; the server withdraws the candidate key);
+        cancelling the awaiting task cancels the RPC. A campaign whose key vanished while it
+        was being answered (etcd-io/etcd#19597) raises NotLeaderError instead of lying.
+        """
+        if not lease_id:
+            raise InvalidArgument(
+                "campaign needs a lease: grant one with lease_grant(ttl) and keep it alive "
+                "(with lease 0 the server would create an orphan lease that nobody renews)"
+            )
+        request = v3election_pb2.CampaignRequest(
+            name=election_name(name), lease=lease_id, value=to_bytes(value)
+        )
+        try:
+            resp = await self._conn.unary(_campaign, request, timeout=timeout, retry=True, campaign=True)
+        except CampaignTimeout as err:
+            raise CampaignTimeout(
+                f"not elected leader of {request.name!r} within {timeout} s", code=err.code
+            ) from err
+        leader = LeaderKey.from_pb(resp.leader)
+        current = await self.get(leader.key)
+        if current is None or current.create_revision != leader.rev:
+            raise NotLeaderError(
+                f"the campaign returned, but key {leader.key!r} no longer exists at revision {leader.rev}"
+            )
+        return leader
+
+    async def proclaim(self, leader: LeaderKey, value: BytesLike) -> None:
+        """Publish a new value as leader; NotLeaderError if leadership is gone."""
+        await self._conn.unary(
+            _proclaim, v3election_pb2.ProclaimRequest(leader=_leader_pb(leader), value=to_bytes(value))
+        )
+
+    async def leader(self, name: BytesLike) -> KeyValue:
+        """The current leader's key and value; NoLeaderError when nobody leads."""
+        resp = await self._conn.unary(_leader, v3election_pb2.LeaderRequest(name=election_name(name)))
+        return KeyValue.from_pb(resp.kv)
+
+    async def resign(self, leader: LeaderKey) -> None:
+        """Give up leadership (a no-op if it was already lost); the lease stays alive."""
+        await self._conn.unary(_resign, v3election_pb2.ResignRequest(leader=_leader_pb(leader)))
+
+    def observe(self, name: BytesLike) -> AsyncGenerator[KeyValue, None]:
+        """Leader key-values of `name` as they change, resubscribing after a broken stream.
+
+        Each (key, mod revision) is delivered once, even across resubscriptions.
+        """
+        return self._observe(election_name(name))
+
+    async def _observe(self, name: bytes) -> AsyncGenerator[KeyValue, None]:
+        last: tuple[bytes, int] | None = None
+        backoff = Backoff(cap=2.0)
+        while True:
+            generation = self._conn.generation
+            call = None
+            try:
+                call = self._conn.stubs().election.Observe(
+                    v3election_pb2.LeaderRequest(name=name), metadata=await self._conn.metadata()
+                )
+                async for resp in call:
+                    backoff.reset()
+                    kv = KeyValue.from_pb(resp.kv)
+                    if (kv.key, kv.mod_revision) != last:
+                        last = (kv.key, kv.mod_revision)
+                        yield kv
+            except grpc.aio.AioRpcError as err:
+                if is_invalid_token(err):
+                    metadata = await self._conn.metadata()
+                    await self._conn._authenticate(metadata[0][1] if metadata else None)
+                    continue
+                mapped = from_rpc_error(err)
+                if err.code() is grpc.StatusCode.UNAVAILABLE:
+                    self._conn.failover(generation)
+                elif err.code() not in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.CANCELLED):
+                    raise mapped from err
+            finally:
+                if call is not None:
+                    call.cancel()
+            await backoff.sleep()
+
+
+def _leader_pb(leader: LeaderKey) -> v3election_pb2.LeaderKey:
+    return v3election_pb2.LeaderKey(name=leader.name, key=leader.key, rev=leader.rev, lease=leader.lease)
+
+
+# Method selectors, built once: `Connection.unary` picks the method off the current channel.
+_kv_range = attrgetter("kv.Range")
+_kv_put = attrgetter("kv.Put")
+_kv_delete = attrgetter("kv.DeleteRange")
+_kv_txn = attrgetter("kv.Txn")
+_kv_compact = attrgetter("kv.Compact")
+_lease_grant = attrgetter("lease.LeaseGrant")
+_lease_revoke = attrgetter("lease.LeaseRevoke")
+_lease_ttl = attrgetter("lease.LeaseTimeToLive")
+_lease_leases = attrgetter("lease.LeaseLeases")
+_status = attrgetter("maintenance.Status")
+_member_list = attrgetter("cluster.MemberList")
+_campaign = attrgetter("election.Campaign")
+_proclaim = attrgetter("election.Proclaim")
+_leader = attrgetter("election.Leader")
+_resign = attrgetter("election.Resign")

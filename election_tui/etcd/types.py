@@ -1,0 +1,172 @@
+"""Plain, immutable values the client hands out, so callers never touch protobuf messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._pb import kv_pb2, rpc_pb2, v3election_pb2
+
+
+@dataclass(frozen=True, slots=True)
+class KeyValue:
+    """One key as etcd stores it; `create_revision` orders an election's candidates."""
+
+    key: bytes
+    value: bytes
+    create_revision: int
+    mod_revision: int
+    version: int
+    lease: int
+
+    @classmethod
+    def from_pb(cls, kv: kv_pb2.KeyValue) -> KeyValue:
+        return cls(kv.key, kv.value, kv.create_revision, kv.mod_revision, kv.version, kv.lease)
+
+
+class EventType(Enum):
+    PUT = "put"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A change to one key; `prev_kv` is the key before the change (None if unknown)."""
+
+    type: EventType
+    kv: KeyValue
+    prev_kv: KeyValue | None = None
+
+    @property
+    def revision(self) -> int:
+        return self.kv.mod_revision
+
+    @classmethod
+    def from_pb(cls, ev: kv_pb2.Event) -> Event:
+        return cls(
+            EventType.DELETE if ev.type == 1 else EventType.PUT,
+            KeyValue.from_pb(ev.kv),
+            KeyValue.from_pb(ev.prev_kv) if ev.HasField("prev_kv") else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WatchEvents:
+    """A batch of events that etcd applied in one revision range; `revision` is the header's."""
+
+    events: tuple[Event, ...]
+    revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class WatchProgress:
+    """The watch is caught up to `revision`: nothing happened under the prefix in between."""
+
+    revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class WatchCompacted:
+    """The wanted start revision was compacted away: re-read (Range) and watch again.
+
+    It is the last item a watch yields.
+    """
+
+    compact_revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class WatchDisconnected:
+    """The watch stream broke; it is being re-established and will resume without gaps."""
+
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class WatchResumed:
+    """The watch stream is back, resuming at `revision`."""
+
+    revision: int
+
+
+WatchItem = WatchEvents | WatchProgress | WatchCompacted | WatchDisconnected | WatchResumed
+
+
+@dataclass(frozen=True, slots=True)
+class RangeResult:
+    kvs: tuple[KeyValue, ...]
+    revision: int
+    more: bool = False
+    count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    id: int
+    ttl: int
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseInfo:
+    """A lease's remaining life as the server reports it (`ttl` -1 means expired or gone)."""
+
+    id: int
+    ttl: int
+    granted_ttl: int
+    keys: tuple[bytes, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderKey:
+    """Proof of leadership: `rev` is the create revision of `key`, etcd's fencing token."""
+
+    name: bytes
+    key: bytes
+    rev: int
+    lease: int
+
+    @classmethod
+    def from_pb(cls, lk: v3election_pb2.LeaderKey) -> LeaderKey:
+        return cls(lk.name, lk.key, lk.rev, lk.lease)
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    id: int
+    name: str
+    peer_urls: tuple[str, ...]
+    client_urls: tuple[str, ...]
+    is_learner: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """A member's own view: its id, the raft leader's id, version and revision."""
+
+    member_id: int
+    leader: int
+    version: str
+    revision: int
+    raft_term: int
+    db_size: int
+    errors: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def from_pb(cls, resp: rpc_pb2.StatusResponse) -> Status:
+        return cls(
+            resp.header.member_id,
+            resp.leader,
+            resp.version,
+            resp.header.revision,
+            resp.raftTerm,
+            resp.dbSize,
+            tuple(resp.errors),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TxnResult:
+    succeeded: bool
+    revision: int
