@@ -9,6 +9,7 @@
         await client.lease_revoke(lease.id)
 """
 
+from .blocking import BlockingEtcdClient, BlockingKeepAlive
 from .client import Compare, EtcdClient, Op, prefix_range_end
 from .errors import (
     AuthenticationFailed,
@@ -48,6 +49,8 @@ from .watch import Watch
 
 __all__ = [
     "AuthenticationFailed",
+    "BlockingEtcdClient",
+    "BlockingKeepAlive",
     "CampaignTimeout",
     "ClientClosed",
     "Compacted",

@@ -1,0 +1,216 @@
+"""The leader-election pattern: lease, keep-alive, campaign, fenced writes, loss, clean resign.
+
+It is the seed docs' `EtcdLeaderElection` done right: it notices when leadership is lost (lease
+lost, key deleted or replaced, connection gone past the TTL) instead of assuming it lasts, and it
+writes only through a transaction fenced on the leader key's create revision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from types import TracebackType
+
+from .etcd import (
+    CampaignTimeout,
+    Compare,
+    EtcdClient,
+    EtcdError,
+    KeepAlive,
+    KeyValue,
+    LeaderKey,
+    Lease,
+    LeaseNotFound,
+    NoLeaderError,
+    NotLeaderError,
+    Op,
+    WatchCompacted,
+    WatchEvents,
+)
+from .etcd.client import BytesLike, election_name, to_bytes, validate_ttl
+from .etcd.types import EventType
+
+LossCallback = Callable[[str], None]
+
+
+class LeaderElection:
+    """One participant in election `name`; `async with` resigns and revokes on exit."""
+
+    def __init__(self, client: EtcdClient, name: BytesLike, value: BytesLike, ttl: int = 10) -> None:
+        self.client = client
+        self.name = election_name(name)
+        self.value = to_bytes(value)
+        self.ttl = validate_ttl(ttl)
+        self.lease: Lease | None = None
+        self.keepalive: KeepAlive | None = None
+        self.leader_key: LeaderKey | None = None
+        self.loss_reason: str | None = None
+        self._lost = asyncio.Event()
+        self._callbacks: list[LossCallback] = []
+        self._guard: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> LeaderElection:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.resign()
+
+    @property
+    def is_leader(self) -> bool:
+        return self.leader_key is not None and not self._lost.is_set()
+
+    # -- becoming leader --------------------------------------------------------------------
+
+    async def ensure_lease(self) -> Lease:
+        """Grant our lease and start renewing it (once; reused by later campaigns)."""
+        if self.lease is None or self.keepalive is None or not self.keepalive.active:
+            self.lease = await self.client.lease_grant(self.ttl)
+            self.keepalive = await self.client.keep_alive(self.lease)
+            self.keepalive.on_lost(lambda h: self._mark_lost(f"lease lost: {h.loss_reason}"))
+        return self.lease
+
+    async def campaign(self, timeout: float | None = None) -> LeaderKey:
+        """Wait to be elected; raises CampaignTimeout, or LeaseNotFound if our lease dies first."""
+        lease = await self.ensure_lease()
+        assert self.keepalive is not None
+        self._lost.clear()
+        self.loss_reason = None
+        campaign = asyncio.create_task(self.client.campaign(self.name, lease.id, self.value, timeout=timeout))
+        lease_lost = asyncio.create_task(self.keepalive.wait_lost())
+        try:
+            await asyncio.wait({campaign, lease_lost}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (campaign, lease_lost):
+                if not task.done():
+                    task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await lease_lost
+        if not campaign.done() or campaign.cancelled():
+            with contextlib.suppress(asyncio.CancelledError, EtcdError):
+                await campaign
+            raise LeaseNotFound(f"our lease was lost while campaigning ({self.keepalive.loss_reason})")
+        self.leader_key = campaign.result()
+        self._guard = asyncio.create_task(self._guard_key(self.leader_key), name="leader-guard")
+        return self.leader_key
+
+    async def try_become_leader(self, timeout: float | None = None) -> bool:
+        """Campaign for at most `timeout` s; on failure nothing is left behind (lease revoked)."""
+        try:
+            await self.campaign(timeout)
+        except (CampaignTimeout, LeaseNotFound, NotLeaderError):
+            await self._release_lease()
+            return False
+        return True
+
+    # -- being leader -----------------------------------------------------------------------
+
+    def _require_leader(self) -> LeaderKey:
+        """Our last leader key, even if we fear it is lost: etcd, not our belief, decides."""
+        if self.leader_key is None:
+            raise NotLeaderError(self.loss_reason or "not the leader")
+        return self.leader_key
+
+    async def proclaim(self, value: BytesLike) -> None:
+        leader = self._require_leader()
+        try:
+            await self.client.proclaim(leader, value)
+        except NotLeaderError:
+            self._mark_lost("proclaim refused: key gone or replaced")
+            raise
+        self.value = to_bytes(value)
+
+    async def guarded_put(self, key: BytesLike, value: BytesLike) -> int:
+        """Write only while our leader key still has our create revision (etcd's fencing token).
+
+        Returns the write's revision; raises NotLeaderError, and marks leadership lost, if the
+        key is gone or was re-created, so a stale leader can never write.
+        """
+        leader = self._require_leader()
+        result = await self.client.txn(
+            [Compare("create", leader.key, "==", leader.rev)], [Op.put(key, value)]
+        )
+        if not result.succeeded:
+            self._mark_lost("fenced write refused: our leader key is gone")
+            raise NotLeaderError(f"write to {to_bytes(key)!r} refused: no longer the leader")
+        return result.revision
+
+    async def current_leader(self) -> KeyValue | None:
+        try:
+            return await self.client.leader(self.name)
+        except NoLeaderError:
+            return None
+
+    # -- losing and leaving -----------------------------------------------------------------
+
+    def on_lost(self, callback: LossCallback) -> None:
+        """Call `callback(reason)` when leadership (or the lease) is lost, not on our own resign."""
+        self._callbacks.append(callback)
+
+    async def wait_lost(self) -> str:
+        await self._lost.wait()
+        return self.loss_reason or "lost"
+
+    def _mark_lost(self, reason: str) -> None:
+        if self._lost.is_set():
+            return
+        self.loss_reason = reason
+        self._lost.set()
+        for callback in list(self._callbacks):
+            callback(reason)
+
+    async def _guard_key(self, leader: LeaderKey) -> None:
+        """Watch our own key from its creation: deleted or re-created means we lost."""
+        while not self._lost.is_set():
+            async with self.client.watch_key(leader.key, start_revision=leader.rev) as watch:
+                async for item in watch:
+                    if isinstance(item, WatchCompacted):
+                        break
+                    if not isinstance(item, WatchEvents):
+                        continue
+                    for event in item.events:
+                        if event.type is EventType.DELETE:
+                            self._mark_lost("leader key deleted")
+                            return
+                        if event.kv.create_revision != leader.rev:
+                            self._mark_lost("leader key replaced")
+                            return
+            current = await self.client.get(leader.key)  # after compaction: look directly
+            if current is None or current.create_revision != leader.rev:
+                self._mark_lost("leader key gone")
+                return
+
+    async def _stop_guard(self) -> None:
+        if self._guard is not None:
+            self._guard.cancel()
+            with contextlib.suppress(asyncio.CancelledError, EtcdError):
+                await self._guard
+            self._guard = None
+
+    async def _release_lease(self) -> None:
+        if self.keepalive is not None:
+            self.keepalive.cancel()
+        if self.lease is not None:
+            with contextlib.suppress(LeaseNotFound):
+                await self.client.lease_revoke(self.lease.id)
+        self.lease = None
+        self.keepalive = None
+
+    async def crash(self) -> None:
+        """Simulate a crash: the lease is revoked at once, without resigning first."""
+        await self._stop_guard()
+        self.leader_key = None
+        await self._release_lease()
+
+    async def resign(self) -> None:
+        """Resign if leading, stop the keep-alive and revoke the lease: nothing is left behind."""
+        await self._stop_guard()
+        leader, self.leader_key = self.leader_key, None
+        try:
+            if leader is not None and not self._lost.is_set():
+                with contextlib.suppress(LeaseNotFound):
+                    await self.client.resign(leader)
+        finally:
+            await self._release_lease()

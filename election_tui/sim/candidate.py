@@ -1,0 +1,277 @@
+"""A simulated candidate: the leader-election pattern with handles a person can pull.
+
+Its states, each transition timestamped and observable:
+idle -> campaigning -> leader -> resigned | expired | revoked | lost, plus `stale`: a leader
+whose keep-alive is paused and whose lease has run out by its own clock still believes it leads
+until it learns otherwise (the split-brain window, made visible).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+from ..election import LeaderElection
+from ..etcd import CampaignTimeout, EtcdClient, EtcdError, LeaderKey, LeaseNotFound, NotLeaderError
+from ..etcd.client import BytesLike, election_name, to_bytes, validate_ttl
+
+
+class State(Enum):
+    IDLE = "idle"
+    CAMPAIGNING = "campaigning"
+    LEADER = "leader"
+    STALE = "stale"
+    RESIGNED = "resigned"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    LOST = "lost"
+
+    @property
+    def terminal(self) -> bool:
+        return self in _TERMINAL
+
+    @property
+    def believes_leader(self) -> bool:
+        return self in (State.LEADER, State.STALE)
+
+
+_TERMINAL = frozenset({State.RESIGNED, State.EXPIRED, State.REVOKED, State.LOST})
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    state: State
+    at: float  # time.monotonic()
+    wall: float  # time.time()
+    detail: str = ""
+
+
+Listener = Callable[["Candidate", Transition], None]
+_ids = itertools.count(1)
+
+
+class CandidateError(Exception):
+    """An action that the candidate's current state does not allow."""
+
+
+class Candidate:
+    """One simulated participant; every action goes to etcd, and so do its effects."""
+
+    def __init__(
+        self,
+        client: EtcdClient,
+        name: BytesLike,
+        value: BytesLike,
+        ttl: int = 10,
+        *,
+        campaign_timeout: float | None = None,
+    ) -> None:
+        self.id = next(_ids)
+        self.client = client
+        self.name = election_name(name)
+        self.value = to_bytes(value)
+        self.ttl = validate_ttl(ttl)
+        self.campaign_timeout = campaign_timeout
+        self.history: list[Transition] = []
+        self.paused = False
+        self.expiring = False
+        self.last_error: str | None = None
+        self._election: LeaderElection | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._listeners: list[Listener] = []
+        self._changed = asyncio.Event()
+        self._learn_timer: asyncio.TimerHandle | None = None
+        self._set(State.IDLE)
+
+    def __repr__(self) -> str:
+        return f"<Candidate #{self.id} {self.name!r} {self.state.value} lease={self.lease_id:x}>"
+
+    # -- observation ------------------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        return self.history[-1].state
+
+    @property
+    def lease_id(self) -> int:
+        e = self._election
+        return e.lease.id if e is not None and e.lease is not None else 0
+
+    @property
+    def key(self) -> bytes | None:
+        """Our candidate key `<name>/<lease hex>` (what etcd's Campaign creates)."""
+        lease = self.lease_id
+        return self.name + b"/" + format(lease, "x").encode() if lease else None
+
+    @property
+    def leader_key(self) -> LeaderKey | None:
+        return self._election.leader_key if self._election is not None else None
+
+    def remaining(self) -> float | None:
+        """Seconds our lease is known to live (None when we hold none)."""
+        e = self._election
+        return e.keepalive.remaining() if e is not None and e.keepalive is not None else None
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    async def wait_for(self, *states: State, timeout: float) -> State:
+        """Wait (bounded) until the candidate is in one of `states`."""
+        async with asyncio.timeout(timeout):
+            while self.state not in states:
+                await self._changed.wait()
+        return self.state
+
+    def _set(self, state: State, detail: str = "") -> None:
+        transition = Transition(state, time.monotonic(), time.time(), detail)
+        self.history.append(transition)
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+        for listener in list(self._listeners):
+            listener(self, transition)
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Grant a lease, keep it alive and campaign (in the background)."""
+        if self.state is not State.IDLE:
+            raise CandidateError(f"cannot start a {self.state.value} candidate; rejoin instead")
+        self._launch()
+
+    def rejoin(self) -> None:
+        """After leaving: a new lease and a new campaign."""
+        if not self.state.terminal:
+            raise CandidateError(f"cannot rejoin a {self.state.value} candidate")
+        self._launch()
+
+    def _launch(self) -> None:
+        self.paused = False
+        self.expiring = False
+        self.last_error = None
+        election = LeaderElection(self.client, self.name, self.value, self.ttl)
+        election.on_lost(self._on_lost)
+        self._election = election
+        self._set(State.CAMPAIGNING)
+        self._task = asyncio.create_task(self._campaign(election), name=f"candidate-{self.id}")
+
+    async def _campaign(self, election: LeaderElection) -> None:
+        try:
+            await election.campaign(self.campaign_timeout)
+        except CampaignTimeout as err:
+            await election.resign()
+            self._leave(State.LOST, f"campaign timed out: {err.detail}")
+        except (LeaseNotFound, NotLeaderError) as err:
+            self._leave(State.EXPIRED if self.expiring else State.LOST, err.detail)
+        except EtcdError as err:
+            self.last_error = str(err)
+            self._leave(State.LOST, str(err))
+        else:
+            if election is self._election and self.state is State.CAMPAIGNING:
+                self._set(State.LEADER)
+
+    def _leave(self, state: State, detail: str) -> None:
+        if not self.state.terminal:
+            self._cancel_learn()
+            self._set(state, detail)
+
+    def _on_lost(self, reason: str) -> None:
+        if self.state.terminal:
+            return
+        if self.expiring:
+            self._leave(State.EXPIRED, reason)
+        elif self.paused and self.state is State.LEADER:
+            # Partitioned: it cannot know yet; it learns on resume, on a refused write, or
+            # when its requests would have timed out (another TTL).
+            self._set(State.STALE, reason)
+            loop = asyncio.get_running_loop()
+            self._learn_timer = loop.call_later(self.ttl, self._leave, State.LOST, "learned: lease gone")
+        elif self.state in (State.LEADER, State.STALE):
+            self._leave(State.LOST, reason)
+
+    def _cancel_learn(self) -> None:
+        if self._learn_timer is not None:
+            self._learn_timer.cancel()
+            self._learn_timer = None
+
+    def _require(self, *states: State) -> LeaderElection:
+        if self.state not in states or self._election is None:
+            allowed = " or ".join(s.value for s in states)
+            raise CandidateError(f"candidate #{self.id} is {self.state.value}, not {allowed}")
+        return self._election
+
+    async def proclaim(self, value: BytesLike) -> None:
+        election = self._require(State.LEADER, State.STALE)
+        try:
+            await election.proclaim(value)
+        except NotLeaderError as err:
+            self._leave(State.LOST, f"proclaim refused: {err.detail}")
+            raise
+        self.value = to_bytes(value)
+
+    async def guarded_put(self, key: BytesLike, value: BytesLike) -> int:
+        """A write fenced on our leader key: refused by etcd once leadership is gone."""
+        election = self._require(State.LEADER, State.STALE)
+        try:
+            return await election.guarded_put(key, value)
+        except NotLeaderError as err:
+            self._leave(State.LOST, f"fenced write refused: {err.detail}")
+            raise
+
+    async def resign(self) -> None:
+        """Leave politely: resign (or withdraw from the queue), stop renewing, revoke."""
+        election = self._require(State.CAMPAIGNING, State.LEADER, State.STALE)
+        await self._stop_campaign()
+        await election.resign()
+        self._leave(State.RESIGNED, "resigned")
+
+    def let_expire(self) -> None:
+        """Stop renewing on purpose: the key dies with the lease after the TTL."""
+        election = self._require(State.CAMPAIGNING, State.LEADER)
+        self.expiring = True
+        assert election.keepalive is not None
+        election.keepalive.pause()
+
+    async def revoke(self) -> None:
+        """Crash: the lease (and so the key) goes at once."""
+        election = self._require(State.CAMPAIGNING, State.LEADER, State.STALE)
+        await self._stop_campaign()
+        await election.crash()
+        self._leave(State.REVOKED, "lease revoked (crash)")
+
+    def pause(self) -> None:
+        """Partition: keep-alives stop reaching etcd; the candidate does not know it yet."""
+        election = self._require(State.CAMPAIGNING, State.LEADER)
+        self.paused = True
+        assert election.keepalive is not None
+        election.keepalive.pause()
+
+    def resume(self) -> None:
+        """Heal the partition: renew again, or learn that the lease is gone."""
+        election = self._require(State.CAMPAIGNING, State.LEADER, State.STALE)
+        self.paused = False
+        if self.state is State.STALE:
+            self._leave(State.LOST, "learned on resume: lease gone")
+        elif election.keepalive is not None:
+            election.keepalive.resume()
+
+    async def _stop_campaign(self) -> None:
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def close(self) -> None:
+        """Leave whatever the state, revoking our lease: the fleet's exit path."""
+        self._cancel_learn()
+        await self._stop_campaign()
+        if self._election is not None:
+            with contextlib.suppress(EtcdError):
+                await self._election.resign()
+        if not self.state.terminal and self.state is not State.IDLE:
+            self._leave(State.RESIGNED, "closed")
