@@ -1,0 +1,184 @@
+"""The headless commands: observe, campaign, leader, list, drill. No Textual here."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from typing import Any, TextIO
+
+from .config import ConfigError, ConnectionConfig
+from .election import LeaderElection
+from .etcd import EtcdClient, EtcdError, KeyValue, NoLeaderError, Unavailable
+from .etcd.client import election_name, validate_ttl
+from .model import ElectionState, display
+
+LOST_EXIT = 1
+
+
+def _text(b: bytes) -> str:
+    """Untrusted bytes for a terminal or JSON: escaped, never cut."""
+    return display(b, limit=1 << 30)
+
+
+def kv_json(kv: KeyValue) -> dict[str, Any]:
+    return {
+        "key": _text(kv.key),
+        "value": _text(kv.value),
+        "lease": format(kv.lease, "x"),
+        "create_revision": kv.create_revision,
+        "mod_revision": kv.mod_revision,
+    }
+
+
+@contextlib.asynccontextmanager
+async def connected(config: ConnectionConfig) -> AsyncIterator[EtcdClient]:
+    """A client that has proven the cluster answers within the dial timeout."""
+    client = config.client()
+    try:
+        try:
+            await asyncio.wait_for(client.status(), config.dial_timeout)
+        except (TimeoutError, Unavailable) as err:
+            where = ",".join(str(e) for e in client.endpoints)
+            raise ConfigError(f"cannot reach etcd at {where} within {config.dial_timeout:g} s") from err
+        yield client
+    finally:
+        await client.aclose()
+
+
+def parse_name(raw: str) -> bytes:
+    try:
+        return election_name(raw)
+    except EtcdError as err:
+        raise ConfigError(err.detail) from None
+
+
+def parse_ttl(raw: str) -> int:
+    try:
+        return validate_ttl(int(raw))
+    except ValueError:
+        raise ConfigError(f"TTL must be a positive whole number of seconds, not {raw!r}") from None
+    except EtcdError as err:
+        raise ConfigError(err.detail) from None
+
+
+async def observe(config: ConnectionConfig, name: str, *, as_json: bool, out: TextIO) -> int:
+    """A line per leader change, like `etcdctl elect -l`."""
+    election = parse_name(name)
+    async with connected(config) as client:
+        async for kv in client.observe(election):
+            line = json.dumps(kv_json(kv)) if as_json else _text(kv.value)
+            print(line, file=out, flush=True)
+    return 0
+
+
+async def leader(config: ConnectionConfig, name: str, *, as_json: bool, out: TextIO) -> int:
+    election = parse_name(name)
+    async with connected(config) as client:
+        try:
+            kv = await client.leader(election)
+        except NoLeaderError:
+            print(f"election {name!r} has no leader", file=sys.stderr)
+            return 1
+    print(json.dumps(kv_json(kv)) if as_json else _text(kv.value), file=out)
+    return 0
+
+
+async def list_elections(config: ConnectionConfig, prefix: str, *, as_json: bool, out: TextIO) -> int:
+    async with connected(config) as client:
+        snapshot = await client.get_prefix(prefix.encode())
+    state = ElectionState()
+    state.load(snapshot.kvs, snapshot.revision, time.time())
+    rows: list[dict[str, Any]] = []
+    for name in state.names():
+        view = state.election(name)
+        if view is None:
+            continue
+        rows.append(
+            {
+                "name": _text(name),
+                "leader": _text(view.leader.value) if view.leader else None,
+                "leader_key": _text(view.leader.key) if view.leader else None,
+                "candidates": len(view.candidates),
+            }
+        )
+    if as_json:
+        print(json.dumps({"revision": snapshot.revision, "elections": rows}), file=out)
+        return 0
+    if not rows:
+        print(f"no elections under {prefix!r}", file=out)
+        return 0
+    width = max(len("ELECTION"), *(len(r["name"]) for r in rows))
+    print(f"{'ELECTION':<{width}}  CANDIDATES  LEADER", file=out)
+    for r in rows:
+        print(f"{r['name']:<{width}}  {r['candidates']:>10}  {r['leader'] or '-'}", file=out)
+    return 0
+
+
+async def campaign(
+    config: ConnectionConfig,
+    name: str,
+    value: str,
+    *,
+    ttl: int,
+    timeout: float | None,
+    as_json: bool,
+    out: TextIO,
+) -> int:
+    """Campaign, hold leadership until Ctrl+C or SIGTERM, then resign and revoke."""
+    election_key = parse_name(name)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with connected(config) as client, LeaderElection(client, election_key, value, ttl) as election:
+            print(f"campaigning for {name!r} (ttl {ttl} s)…", file=sys.stderr)
+            won = asyncio.create_task(election.try_become_leader(timeout))
+            stopped = asyncio.create_task(stop.wait())
+            await asyncio.wait({won, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if not won.done():
+                won.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await won
+                print("interrupted before being elected; withdrew", file=sys.stderr)
+                return 130
+            stopped.cancel()
+            if not won.result():
+                print(f"not elected within {timeout:g} s; withdrew", file=sys.stderr)
+                return LOST_EXIT
+            key = election.leader_key
+            assert key is not None
+            if as_json:
+                print(
+                    json.dumps(
+                        {
+                            "elected": True,
+                            "key": _text(key.key),
+                            "lease": format(key.lease, "x"),
+                            "rev": key.rev,
+                        }
+                    ),
+                    file=out,
+                    flush=True,
+                )
+            else:
+                print(_text(key.key), file=out)
+                print(value, file=out, flush=True)
+            lost = asyncio.create_task(election.wait_lost())
+            stopped = asyncio.create_task(stop.wait())
+            await asyncio.wait({lost, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if lost.done():
+                stopped.cancel()
+                print(f"leadership lost: {lost.result()}", file=sys.stderr)
+                return LOST_EXIT
+            lost.cancel()
+            print("resigning…", file=sys.stderr)
+            return 0
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
