@@ -65,7 +65,7 @@ class PendingChanges:
         return self.reset or bool(self.elections) or bool(self.timeline) or self.cluster or self.fleet
 
 
-DEMO_ELECTIONS = (("demo/payments", 3, 6), ("demo/scheduler", 2, 8), ("demo/scheduler/eu", 2, 5))
+DEMO_ELECTIONS = (("demo/payments", 3, 6), ("demo/scheduler", 2, 8), ("demo/reports", 2, 5))
 
 
 class Dashboard:

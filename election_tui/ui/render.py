@@ -14,8 +14,15 @@ def literal(data: bytes, limit: int = 40, style: str = "") -> Text:
     return Text(display(data, limit), style=style, no_wrap=True, overflow="ellipsis")
 
 
-def lease_hex(lease: int) -> Text:
-    return Text(format(lease, "x") if lease else "-", style="dim")
+def lease_hex(lease: int, short: bool = False) -> Text:
+    """A lease id as etcdctl prints it (hex); `short` keeps the distinctive tail."""
+    if not lease:
+        return Text("-", style="dim")
+    text = format(lease, "x")
+    return Text("…" + text[-7:] if short and len(text) > 8 else text, style="dim")
+
+
+TTL_WIDTH = BAR_WIDTH + 7
 
 
 def ttl_bar(remaining: float | None, granted: float | None) -> Text:
