@@ -1,0 +1,57 @@
+"""Timeline entries, and the hints that name why a candidate's key is about to disappear."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Final
+
+ELECTED: Final = "elected"
+PROCLAIMED: Final = "proclaimed"
+JOINED: Final = "joined"
+LEFT: Final = "left"
+REMOVAL_REASONS: Final = frozenset({"resigned", "expired", "revoked", "lost"})
+KINDS: Final = frozenset({ELECTED, PROCLAIMED, JOINED, LEFT}) | REMOVAL_REASONS
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    """One thing that happened to an election, at a revision, as this process saw it at `time`.
+
+    `election` is the election the entry is about: the candidate's own election for joins and
+    removals, the election whose leader or value changed for "elected" and "proclaimed".
+    """
+
+    kind: str
+    election: bytes
+    key: bytes
+    value: bytes
+    lease: int
+    revision: int
+    time: float
+
+
+class RemovalHints:
+    """Why a key is expected to go: a DELETE event alone can't tell resign from expiry.
+
+    Bounded, oldest dropped first, so hints for deletes that never come cannot pile up.
+    """
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._limit = limit
+        self._hints: OrderedDict[bytes, str] = OrderedDict()
+
+    def expect(self, key: bytes, reason: str) -> None:
+        if reason not in REMOVAL_REASONS:
+            raise ValueError(f"removal reason must be one of {sorted(REMOVAL_REASONS)}, not {reason!r}")
+        self._hints[key] = reason
+        self._hints.move_to_end(key)
+        while len(self._hints) > self._limit:
+            self._hints.popitem(last=False)
+
+    def take(self, key: bytes) -> str:
+        """The hinted reason for `key` (consuming it), or "left" when nobody said."""
+        return self._hints.pop(key, LEFT)
+
+    def __len__(self) -> int:
+        return len(self._hints)
