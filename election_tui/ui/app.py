@@ -45,7 +45,7 @@ class ElectionApp(App[int]):
         Binding("e", "expire", "Expire"),
         Binding("x", "crash", "Crash"),
         Binding("z", "pause_keepalive", "Pause KA"),
-        Binding("j", "rejoin", "Rejoin"),
+        Binding("j", "rejoin", "Rejoin", show=False),
         Binding("delete", "remove", "Remove", show=False),
         Binding("slash", "filter", "Filter"),
         Binding("space", "pause_view", "Freeze", show=False),
@@ -93,7 +93,7 @@ class ElectionApp(App[int]):
             with Vertical(classes="panel", id="timeline-panel") as panel:
                 panel.border_title = "Timeline"
                 yield Timeline(id="timeline")
-        yield Footer()
+        yield Footer(compact=True)
 
     @property
     def elections(self) -> ElectionsTable:
@@ -134,7 +134,7 @@ class ElectionApp(App[int]):
 
     def _frame(self) -> None:
         """Render what changed since the last frame, once."""
-        if self.view_paused or self.dash is None or isinstance(self.screen, _Modal):
+        if self.view_paused or self.dash is None:
             return
         changes = self.dash.take_changes()
         if not changes:
@@ -370,9 +370,6 @@ class ElectionApp(App[int]):
             ("Run a drill", "Run a failover drill and show its report (d)", self.action_drill),
         ):
             yield SystemCommand(title, help, action)
-
-
-_Modal = (LaunchScreen, ProclaimScreen, FilterScreen, DrillScreen, ReportScreen)
 
 
 def run_dashboard(config: ConnectionConfig, *, prefix: str = "", demo: bool = False) -> int:

@@ -6,7 +6,7 @@ from rich.text import Text
 
 from ..model import display
 
-BAR_WIDTH = 8
+BAR_WIDTH = 6
 
 
 def literal(data: bytes, limit: int = 40, style: str = "") -> Text:

@@ -22,9 +22,11 @@ def entry_text(entry: TimelineEntry) -> Text:
     name = literal(entry.election, 24, "bold")
     name.pad_right(25 - name.cell_len)
     text.append_text(name)
-    text.append_text(literal(entry.value, 24))
+    value = literal(entry.value, 20)
+    value.pad_right(21 - value.cell_len)
+    text.append_text(value)
     if entry.lease:
-        text.append(f" {entry.lease:x}", style="dim")
+        text.append(f"{entry.lease:x}", style="dim")
     return text
 
 

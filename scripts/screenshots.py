@@ -1,0 +1,91 @@
+"""Render the README's screenshots from the real app on a throwaway embedded etcd.
+
+    python scripts/screenshots.py        # writes screenshots/*.svg
+
+Overview (demo elections), a fail-over in progress (the leader crashed, its successor elected),
+the app at 80x24, and a drill report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from election_tui.config import ConnectionConfig
+from election_tui.embedded import EmbeddedEtcd
+from election_tui.sim import State
+from election_tui.ui.app import ElectionApp
+from election_tui.ui.modals import ReportScreen
+
+OUT = Path(__file__).resolve().parent.parent / "screenshots"
+
+
+async def _until(pilot: Pilot[int], ok: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not ok():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the app did not get there in time")
+        await pilot.pause(0.1)
+
+
+async def _settle(pilot: Pilot[int]) -> None:
+    """Let a few frames and TTL refreshes happen so countdowns show numbers."""
+    for _ in range(15):
+        await pilot.pause(0.1)
+
+
+async def overview_and_failover(config: ConnectionConfig) -> None:
+    app = ElectionApp(config, demo=True)
+    async with app.run_test(size=(132, 36)) as pilot:
+        fleet = app.session.fleet
+        await _until(pilot, lambda: len(fleet) >= 7 and sum(c.state is State.LEADER for c in fleet) == 3)
+        await _settle(pilot)
+        app.save_screenshot("overview.svg", str(OUT))
+        old = next(c for c in fleet if c.state is State.LEADER and c.name.endswith(b"payments"))
+        app.fleet_table.select(old)
+        await pilot.press("x")
+        await _until(pilot, lambda: any(c.state is State.LEADER and c.name == old.name for c in fleet))
+        await _settle(pilot)
+        app.save_screenshot("failover.svg", str(OUT))
+        await pilot.press("q")
+
+
+async def narrow(config: ConnectionConfig) -> None:
+    app = ElectionApp(config, demo=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        fleet = app.session.fleet
+        await _until(pilot, lambda: sum(c.state is State.LEADER for c in fleet) == 3)
+        await _settle(pilot)
+        app.save_screenshot("narrow-80x24.svg", str(OUT))
+        await pilot.press("q")
+
+
+async def drill_report(config: ConnectionConfig) -> None:
+    app = ElectionApp(config)
+    async with app.run_test(size=(132, 36)) as pilot:
+        await app.session.loaded.wait()
+        await pilot.press("d")
+        await pilot.pause(0.2)
+        await pilot.press("enter")  # the first shipped scenario
+        await _until(pilot, lambda: isinstance(app.screen, ReportScreen), timeout=60)
+        await pilot.pause(0.3)
+        app.save_screenshot("drill-report.svg", str(OUT))
+        await pilot.press("escape", "q")
+
+
+def main() -> None:
+    OUT.mkdir(exist_ok=True)
+    with EmbeddedEtcd() as etcd:
+        config = ConnectionConfig(endpoints=tuple(etcd.endpoints))
+        for scene in (overview_and_failover, narrow, drill_report):
+            asyncio.run(scene(config))
+            print(f"{scene.__name__}: done")
+    print(f"screenshots in {OUT.name}/: " + ", ".join(sorted(p.name for p in OUT.glob("*.svg"))))
+
+
+if __name__ == "__main__":
+    main()
