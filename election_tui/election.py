@@ -67,7 +67,16 @@ class LeaderElection:
     async def ensure_lease(self) -> Lease:
         """Grant our lease and start renewing it (once; reused by later campaigns)."""
         if self.lease is None or self.keepalive is None or not self.keepalive.active:
-            self.lease = await self.client.lease_grant(self.ttl)
+            grant = asyncio.ensure_future(self.client.lease_grant(self.ttl))
+            try:
+                self.lease = await asyncio.shield(grant)
+            except asyncio.CancelledError:
+                # Cancelled while the grant was on the wire: it may still land, so wait for it
+                # and revoke it, or the lease would outlive us by a whole TTL.
+                with contextlib.suppress(EtcdError, TimeoutError):
+                    orphan = await asyncio.wait_for(grant, self.client.timeout)
+                    await self.client.lease_revoke(orphan.id)
+                raise
             self.keepalive = await self.client.keep_alive(self.lease)
             self.keepalive.on_lost(lambda h: self._mark_lost(f"lease lost: {h.loss_reason}"))
         return self.lease

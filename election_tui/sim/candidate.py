@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from ..election import LeaderElection
-from ..etcd import CampaignTimeout, EtcdClient, EtcdError, LeaderKey, LeaseNotFound, NotLeaderError
+from ..etcd import CampaignTimeout, EtcdClient, EtcdError, KeepAlive, LeaderKey, LeaseNotFound, NotLeaderError
 from ..etcd.client import BytesLike, election_name, to_bytes, validate_ttl
 
 
@@ -111,6 +111,12 @@ class Candidate:
     @property
     def leader_key(self) -> LeaderKey | None:
         return self._election.leader_key if self._election is not None else None
+
+    @property
+    def keepalive(self) -> KeepAlive | None:
+        """Our lease's keep-alive handle (its `last_renewal` dates a failure for drills)."""
+        e = self._election
+        return e.keepalive if e is not None else None
 
     def remaining(self) -> float | None:
         """Seconds our lease is known to live (None when we hold none)."""

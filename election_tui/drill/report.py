@@ -1,0 +1,311 @@
+"""What a drill measured: one row per fail-over, a summary per kind of failure, text and JSON.
+
+The three figures (DESIGN.md, "Failover drills"):
+- detection: failure -> the old leader's key is deleted (≈ TTL when the leader goes silent);
+- hand-over: key deleted -> the next candidate's Campaign returned (it knows it leads);
+- gap: failure -> new leader, the time nobody could act as leader.
+"Failure" is the action for resign and revoke, and the old lease's last successful keep-alive
+for expire and pause: from that moment etcd's countdown runs, whatever the drill does.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import textwrap
+from dataclasses import dataclass, field
+from typing import Any
+
+from .scenario import FailHow, Scenario
+
+_LEGEND = (
+    "detection = failure -> old key deleted; hand-over = key deleted -> new leader knows; "
+    "gap = leaderless time (failure -> new leader); overlap = the old leader still believed it "
+    "led after the new one was elected. Failure = the action (resign, revoke) or the last "
+    "keep-alive etcd accepted (expire, pause)."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Failover:
+    """One measured leadership change; times are time.monotonic() values, None if never seen."""
+
+    index: int  # 1-based, across the whole drill
+    step: int  # index of the fail step in scenario.steps
+    how: FailHow
+    expect_within: float
+    old_value: str
+    old_key: str
+    action_at: float  # when the drill pulled the handle
+    failed_at: float  # the action, or the old lease's last renewal (expire, pause)
+    key_gone_at: float | None  # our watch saw the old key's DELETE
+    key_gone_revision: int | None  # ... at this revision
+    elected_at: float | None  # the new leader's LEADER transition
+    new_value: str | None
+    new_key: str | None
+    believed_until: float | None  # the old leader stopped believing it led (None: still did)
+
+    @property
+    def complete(self) -> bool:
+        return self.key_gone_at is not None and self.elected_at is not None
+
+    @property
+    def detection(self) -> float | None:
+        return None if self.key_gone_at is None else self.key_gone_at - self.failed_at
+
+    @property
+    def handover(self) -> float | None:
+        if self.key_gone_at is None or self.elected_at is None:
+            return None
+        return self.elected_at - self.key_gone_at
+
+    @property
+    def gap(self) -> float | None:
+        return None if self.elected_at is None else self.elected_at - self.failed_at
+
+    @property
+    def overlap(self) -> float | None:
+        """How long two candidates believed they led (0 when the old one stepped down first)."""
+        if self.elected_at is None or self.believed_until is None:
+            return None
+        return max(0.0, self.believed_until - self.elected_at)
+
+    @property
+    def ok(self) -> bool:
+        """A new leader within the scenario's expectation."""
+        gap = self.gap
+        return gap is not None and gap <= self.expect_within
+
+
+@dataclass(frozen=True, slots=True)
+class Spread:
+    """Median and 95th percentile (nearest rank: with few samples, the worst one) in seconds."""
+
+    median: float
+    p95: float
+
+    @classmethod
+    def of(cls, values: list[float]) -> Spread | None:
+        if not values:
+            return None
+        ordered = sorted(values)
+        rank = max(1, math.ceil(0.95 * len(ordered)))
+        return cls(statistics.median(ordered), ordered[rank - 1])
+
+
+@dataclass(frozen=True, slots=True)
+class HowSummary:
+    """The figures of every fail-over of one kind."""
+
+    how: FailHow
+    count: int
+    failures: int  # not ok: too slow, or no new leader at all
+    detection: Spread | None
+    handover: Spread | None
+    gap: Spread | None
+
+
+@dataclass(slots=True)
+class DrillReport:
+    """Rows, summary and the reason the drill stopped early (if it did); never raised, reported."""
+
+    scenario: Scenario
+    election: bytes
+    started_at: float  # time.monotonic()
+    started_wall: float  # time.time()
+    finished_at: float | None = None
+    candidates: int = 0
+    failovers: list[Failover] = field(default_factory=list)
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.finished_at is None else self.finished_at - self.started_at
+
+    @property
+    def ok(self) -> bool:
+        """Every planned fail-over happened, each within its expectation."""
+        return (
+            self.error is None
+            and len(self.failovers) == self.scenario.failures
+            and all(f.ok for f in self.failovers)
+        )
+
+    @property
+    def summary(self) -> dict[str, HowSummary]:
+        """Per kind of failure, in the order the drill first used it."""
+        out: dict[str, HowSummary] = {}
+        for how in dict.fromkeys(f.how for f in self.failovers):
+            rows = [f for f in self.failovers if f.how == how]
+            out[how] = HowSummary(
+                how,
+                len(rows),
+                sum(not f.ok for f in rows),
+                Spread.of([v for f in rows if (v := f.detection) is not None]),
+                Spread.of([v for f in rows if (v := f.handover) is not None]),
+                Spread.of([v for f in rows if (v := f.gap) is not None]),
+            )
+        return out
+
+
+# -- text -----------------------------------------------------------------------------------
+
+
+def _ms(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    ms = seconds * 1000
+    return f"{ms:.1f} ms" if abs(ms) < 10 else f"{ms:.0f} ms"
+
+
+def _table(header: list[str], rows: list[list[str]], left: int) -> list[str]:
+    """Aligned columns: the first `left` ones to the left, the figures to the right."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        parts = [
+            c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "  ".join(parts).rstrip()
+
+    return [line(header), *(line(r) for r in rows)]
+
+
+def format_text(report: DrillReport) -> str:
+    """A readable report: what the drill teaches, one row per fail-over, then the summary."""
+    sc = report.scenario
+    election = report.election.decode(errors="backslashreplace")
+    took = "" if report.duration is None else f", took {report.duration:.1f} s"
+    lines = [
+        f"drill {sc.name} ({sc.source}): election {election}, ttl {sc.ttl} s, "
+        f"{report.candidates} candidates{took}"
+    ]
+    if sc.description:
+        lines += textwrap.wrap(" ".join(sc.description.split()), 100)
+    lines.append("")
+    rows = [
+        [
+            str(f.index),
+            f.how,
+            f"{f.old_value} -> {f.new_value or '?'}",
+            _ms(f.detection),
+            _ms(f.handover),
+            _ms(f.gap),
+            _ms(f.overlap),
+            "-" if f.key_gone_revision is None else str(f.key_gone_revision),
+            f"<= {_ms(f.expect_within)}",
+            "yes" if f.ok else "LATE" if f.complete else "NO",
+        ]
+        for f in report.failovers
+    ]
+    if rows:
+        header = [
+            "#",
+            "how",
+            "old -> new",
+            "detection",
+            "hand-over",
+            "gap",
+            "overlap",
+            "del rev",
+            "expected",
+            "ok",
+        ]
+        lines += _table(header, rows, left=3)
+        lines += ["", *textwrap.wrap(_LEGEND, 100)]
+    else:
+        lines.append("no fail-over was measured")
+    summary = report.summary
+    if summary:
+        lines += ["", "summary (median / p95)"]
+        srows = [
+            [
+                s.how,
+                str(s.count),
+                str(s.failures),
+                *(
+                    "-" if sp is None else f"{_ms(sp.median)} / {_ms(sp.p95)}"
+                    for sp in (s.detection, s.handover, s.gap)
+                ),
+            ]
+            for s in summary.values()
+        ]
+        lines += _table(["how", "n", "not ok", "detection", "hand-over", "gap"], srows, left=1)
+    for note in report.notes:
+        lines.append(f"note: {note}")
+    if report.error is not None:
+        lines += ["", f"drill stopped early: {report.error}"]
+    lines += ["", "result: ok" if report.ok else "result: NOT OK"]
+    return "\n".join(lines)
+
+
+# -- JSON -----------------------------------------------------------------------------------
+
+
+def _rel(at: float | None, origin: float) -> float | None:
+    return None if at is None else round(at - origin, 6)
+
+
+def _secs(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
+def _spread(sp: Spread | None) -> dict[str, float] | None:
+    return None if sp is None else {"median": round(sp.median, 6), "p95": round(sp.p95, 6)}
+
+
+def to_json(report: DrillReport) -> dict[str, Any]:
+    """Stable keys; durations in seconds (floats); times in seconds since the drill started."""
+    origin = report.started_at
+    sc = report.scenario
+    return {
+        "scenario": {
+            "name": sc.name,
+            "source": sc.source,
+            "description": sc.description,
+            "election": sc.election,
+            "ttl": sc.ttl,
+        },
+        "election": report.election.decode(errors="backslashreplace"),
+        "started_wall": report.started_wall,
+        "duration": _secs(report.duration),
+        "candidates": report.candidates,
+        "ok": report.ok,
+        "error": report.error,
+        "notes": list(report.notes),
+        "failovers": [
+            {
+                "index": f.index,
+                "step": f.step,
+                "how": f.how,
+                "old_value": f.old_value,
+                "old_key": f.old_key,
+                "new_value": f.new_value,
+                "new_key": f.new_key,
+                "action_at": _rel(f.action_at, origin),
+                "failed_at": _rel(f.failed_at, origin),
+                "key_gone_at": _rel(f.key_gone_at, origin),
+                "key_gone_revision": f.key_gone_revision,
+                "elected_at": _rel(f.elected_at, origin),
+                "believed_until": _rel(f.believed_until, origin),
+                "detection": _secs(f.detection),
+                "handover": _secs(f.handover),
+                "gap": _secs(f.gap),
+                "overlap": _secs(f.overlap),
+                "expect_within": f.expect_within,
+                "ok": f.ok,
+            }
+            for f in report.failovers
+        ],
+        "summary": {
+            how: {
+                "count": s.count,
+                "failures": s.failures,
+                "detection": _spread(s.detection),
+                "handover": _spread(s.handover),
+                "gap": _spread(s.gap),
+            }
+            for how, s in report.summary.items()
+        },
+    }

@@ -1,0 +1,361 @@
+"""Run a drill: a fleet of simulated candidates, failures on cue, every hand-over timed.
+
+The drill keeps its own watch on `<election>/`, opened at the revision it checked the election
+was empty, so the time and revision at which each old leader key was deleted come from etcd's
+own event stream, not from what the candidates believe. Candidates report when they learned
+they lead (their LEADER transition). Slow hand-overs are reported, never raised; a step that
+cannot go on ends the drill with `report.error`. Every lease the drill created is revoked on
+every way out, cancellation included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+
+from ..etcd import (
+    EtcdClient,
+    EtcdError,
+    EventType,
+    Watch,
+    WatchCompacted,
+    WatchDisconnected,
+    WatchEvents,
+    WatchResumed,
+)
+from ..sim import Candidate, CandidateError, Fleet, State, Transition
+from .report import DrillReport, Failover
+from .scenario import Fail, Hold, Launch, Rejoin, Scenario, Step, WaitLeader
+
+Progress = Callable[[str], None]
+
+_WATCH_READY = 5.0  # seconds for our watch to be acknowledged before the drill starts
+_CLOSE_GRACE = 15.0  # seconds a second cancellation still waits for the leases to be revoked
+_SLACK = 5.0  # beyond expect_within + 2 TTL, a fail-over is declared stuck
+# etcd syncs a watch created at a past revision (each waiting Campaign's) in 100 ms batches; a
+# candidate that joined just now would add that to its first hand-over. Real queues are older.
+_SETTLE = 0.25
+
+
+class _StepFailed(Exception):
+    """The drill cannot go on; the message becomes `report.error`."""
+
+
+def _text(raw: bytes | None) -> str:
+    return "" if raw is None else raw.decode(errors="backslashreplace")
+
+
+async def run_drill(
+    client: EtcdClient,
+    scenario: Scenario,
+    *,
+    on_progress: Progress | None = None,
+    election_prefix: bytes = b"",
+) -> DrillReport:
+    """Run `scenario` in election `election_prefix + scenario.election` and time each fail-over.
+
+    `on_progress` hears one line per event worth telling (launches, failures, new leaders).
+    """
+    drill = _Drill(client, scenario, election_prefix + scenario.election.encode(), on_progress)
+    return await drill.run()
+
+
+class _Drill:
+    """One run: owns the fleet and the watch, and fills the report as it goes."""
+
+    def __init__(
+        self, client: EtcdClient, scenario: Scenario, name: bytes, on_progress: Progress | None
+    ) -> None:
+        self.client = client
+        self.scenario = scenario
+        self.name = name
+        self.prefix = name + b"/"
+        self.report = DrillReport(scenario, name, time.monotonic(), time.time())
+        self.fleet = Fleet(client)
+        self.live: dict[bytes, int] = {}  # candidate key -> create revision, as our watch saw it
+        self.deleted: dict[bytes, tuple[int, float]] = {}  # key -> (revision, monotonic receipt)
+        self.elections: list[tuple[Candidate, Transition]] = []  # every LEADER transition, in order
+        self._progress = on_progress
+        self._changed = asyncio.Event()
+        self._watch: Watch | None = None
+        self._watch_error: str | None = None
+        self._numbers: dict[str, int] = {}
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def say(self, message: str) -> None:
+        if self._progress is not None:
+            self._progress(message)
+
+    def _notify(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    def _on_transition(self, candidate: Candidate, transition: Transition) -> None:
+        if transition.state is State.LEADER:
+            self.elections.append((candidate, transition))
+        self._notify()
+
+    async def until(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Wait (bounded) for `predicate`, re-checked on every watch event and state change."""
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if self._watch_error is not None:
+                raise _StepFailed(f"our watch of {_text(self.prefix)} failed: {self._watch_error}")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            changed = self._changed
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), remaining)
+        return True
+
+    def _roll_call(self) -> str:
+        return (
+            ", ".join(f"{_text(c.value)} {c.state.value}" for c in self.fleet.in_election(self.name))
+            or "none"
+        )
+
+    # -- the run ----------------------------------------------------------------------------
+
+    async def run(self) -> DrillReport:
+        watcher: asyncio.Task[None] | None = None
+        try:
+            current = await self.client.get_prefix(self.prefix, keys_only=True)
+            if current.kvs:
+                raise _StepFailed(
+                    f"election {_text(self.name)} already has {len(current.kvs)} key(s) under "
+                    f"{_text(self.prefix)} that are not this drill's (left by a run that crashed? "
+                    "they go when their leases expire): choose another election name or prefix"
+                )
+            watcher = asyncio.create_task(self._watch_keys(current.revision + 1), name="drill-watch")
+            await self._wait_watching()
+            self.fleet.subscribe(self._on_transition)
+            for index, step in enumerate(self.scenario.steps):
+                await self._step(index, step)
+        except _StepFailed as err:
+            self.report.error = str(err)
+        except EtcdError as err:
+            self.report.error = f"etcd: {err}"
+        finally:
+            await self._close(watcher)
+            self.report.finished_at = time.monotonic()
+        return self.report
+
+    async def _wait_watching(self) -> None:
+        """A watch answers events late while it is being created (DESIGN.md): wait for its ack."""
+
+        def ready() -> bool:
+            return self._watch_error is not None or (self._watch is not None and self._watch.connected)
+
+        if not await _poll(ready, _WATCH_READY) or self._watch_error is not None:
+            why = self._watch_error or f"not acknowledged within {_WATCH_READY:g} s"
+            raise _StepFailed(f"cannot watch {_text(self.prefix)}: {why}")
+
+    async def _close(self, watcher: asyncio.Task[None] | None) -> None:
+        """Revoke every lease; a second cancellation still waits (bounded) for that."""
+        closing = asyncio.ensure_future(self.fleet.close())
+        try:
+            await asyncio.shield(closing)
+        except asyncio.CancelledError:
+            await asyncio.wait({closing}, timeout=_CLOSE_GRACE)
+            raise
+        except Exception as err:
+            self.report.notes.append(f"closing the candidates failed ({err}); their leases expire by TTL")
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError, EtcdError):
+                    await watcher
+
+    async def _watch_keys(self, start_revision: int) -> None:
+        """Track live candidate keys and stamp every DELETE with its revision and arrival time."""
+        try:
+            while True:
+                self._watch = watch = self.client.watch_prefix(self.prefix, start_revision)
+                async with watch:
+                    async for item in watch:
+                        now = time.monotonic()
+                        if isinstance(item, WatchEvents):
+                            for event in item.events:
+                                if event.type is EventType.DELETE:
+                                    self.live.pop(event.kv.key, None)
+                                    self.deleted[event.kv.key] = (event.revision, now)
+                                else:
+                                    self.live[event.kv.key] = event.kv.create_revision
+                            self._notify()
+                        elif isinstance(item, WatchDisconnected):
+                            self.report.notes.append(
+                                f"the watch broke ({item.error}); key-gone times around it may be late"
+                            )
+                        elif isinstance(item, WatchResumed):
+                            self.report.notes.append("the watch resumed without losing events")
+                        elif isinstance(item, WatchCompacted):
+                            break
+                # Compacted under us (someone compacted mid-drill): re-read and carry on.
+                current = await self.client.get_prefix(self.prefix, keys_only=True)
+                self.live = {kv.key: kv.create_revision for kv in current.kvs}
+                start_revision = current.revision + 1
+                self.report.notes.append(
+                    "history was compacted during the drill; some deletions have no time"
+                )
+                self._notify()
+        except EtcdError as err:
+            self._watch_error = str(err)
+            self._notify()
+
+    # -- steps ------------------------------------------------------------------------------
+
+    async def _step(self, index: int, step: Step) -> None:
+        where = f"steps[{index}] ({step.action})"
+        try:
+            match step:
+                case Launch():
+                    await self._launch(step)
+                case WaitLeader():
+                    await self._wait_leader(step.within, why="no leader")
+                case Fail():
+                    for _ in range(step.repeat):
+                        await self._failover(index, step)
+                case Rejoin():
+                    await self._rejoin(step)
+                case Hold():
+                    self.say(f"holding {step.seconds:g} s")
+                    await asyncio.sleep(step.seconds)
+        except _StepFailed as err:
+            raise _StepFailed(f"{where}: {err}") from None
+        except (EtcdError, CandidateError) as err:
+            raise _StepFailed(f"{where}: {type(err).__name__}: {err}") from err
+
+    async def _in_queue(self, candidates: list[Candidate], within: float, what: str) -> None:
+        """Wait until each candidate's key is in etcd and its Campaign's watch has settled."""
+
+        def settled() -> bool:
+            return all((c.key is not None and c.key in self.live) or c.state.terminal for c in candidates)
+
+        await self.until(settled, within)
+        missing = [c for c in candidates if c.key is None or c.key not in self.live]
+        if missing:
+            details = "; ".join(
+                f"{_text(c.value)} is {c.state.value}" + (f" ({c.last_error})" if c.last_error else "")
+                for c in missing
+            )
+            raise _StepFailed(f"{what} candidates did not get their keys within {within:g} s: {details}")
+        await asyncio.sleep(_SETTLE)
+
+    async def _launch(self, step: Launch) -> None:
+        ttl = step.ttl or self.scenario.ttl
+        launched: list[Candidate] = []
+        for _ in range(step.count):
+            number = self._numbers[step.value_prefix] = self._numbers.get(step.value_prefix, 0) + 1
+            launched.append(self.fleet.launch(self.name, f"{step.value_prefix}{number}", ttl))
+        self.report.candidates += step.count
+        await self._in_queue(launched, step.within, "launched")
+        self.say(f"launched {', '.join(_text(c.value) for c in launched)} (ttl {ttl} s)")
+
+    async def _wait_leader(self, within: float, *, why: str) -> Candidate:
+        if not await self.until(lambda: self.fleet.leader(self.name) is not None, within):
+            raise _StepFailed(f"{why} within {within:g} s (candidates: {self._roll_call()})")
+        leader = self.fleet.leader(self.name)
+        assert leader is not None
+        self.say(f"leader: {_text(leader.value)}")
+        return leader
+
+    async def _rejoin(self, step: Rejoin) -> None:
+        departed = [c for c in self.fleet.in_election(self.name) if c.state.terminal]
+        for candidate in departed:
+            candidate.rejoin()
+        await self._in_queue(departed, step.within, "rejoining")
+        self.say(f"rejoined: {', '.join(_text(c.value) for c in departed) or 'nobody had left'}")
+
+    def _elected_after(self, mark: int, old: Candidate) -> tuple[Candidate, Transition] | None:
+        return next(((c, t) for c, t in self.elections[mark:] if c is not old), None)
+
+    async def _failover(self, index: int, step: Fail) -> None:
+        """Fail the leader once and time it; a stuck hand-over still leaves its (partial) row."""
+        old = self.fleet.leader(self.name)
+        if old is None:
+            old = await self._wait_leader(max(5.0, 2.0 * self.scenario.ttl), why="no leader to fail")
+        if not any(c is not old and c.state is State.CAMPAIGNING for c in self.fleet.in_election(self.name)):
+            raise _StepFailed(f"nobody is waiting to take over from {_text(old.value)} ({self._roll_call()})")
+        old_key = old.key
+        assert old_key is not None  # a leader holds a lease
+        keepalive = old.keepalive
+        history_mark, elections_mark = len(old.history), len(self.elections)
+        number = len(self.report.failovers) + 1
+        self.say(f"fail-over {number}: {step.how} {_text(old.value)}")
+
+        action_at = time.monotonic()
+        match step.how:
+            case "resign":
+                await old.resign()
+            case "revoke":
+                await old.revoke()
+            case "expire":
+                old.let_expire()
+            case "pause":
+                old.pause()
+        limit = step.expect_within + 2 * old.ttl + _SLACK
+        deadline = action_at + limit
+        gone = await self.until(lambda: old_key in self.deleted, deadline - time.monotonic())
+        elected = gone and await self.until(
+            lambda: self._elected_after(elections_mark, old) is not None, deadline - time.monotonic()
+        )
+        if step.how == "pause":
+            if elected and step.heal_after:
+                self.say(f"  partition lasts {step.heal_after:g} s more: two candidates believe they lead")
+                await asyncio.sleep(step.heal_after)
+            if old.state in (State.CAMPAIGNING, State.LEADER, State.STALE):
+                old.resume()  # heal: it learns its lease is gone
+        await self.until(lambda: not old.state.believes_leader, old.ttl + 2.0)
+
+        # Read only now: a renewal in flight when the handle was pulled may still have landed.
+        if step.how in ("expire", "pause") and keepalive is not None:
+            failed_at = keepalive.last_renewal
+        else:
+            failed_at = action_at
+        stepped_down = next((t.at for t in old.history[history_mark:] if not t.state.believes_leader), None)
+        new = self._elected_after(elections_mark, old)
+        deletion = self.deleted.get(old_key)
+        row = Failover(
+            index=number,
+            step=index,
+            how=step.how,
+            expect_within=step.expect_within,
+            old_value=_text(old.value),
+            old_key=_text(old_key),
+            action_at=action_at,
+            failed_at=failed_at,
+            key_gone_at=None if deletion is None else deletion[1],
+            key_gone_revision=None if deletion is None else deletion[0],
+            elected_at=None if new is None else new[1].at,
+            new_value=None if new is None else _text(new[0].value),
+            new_key=None if new is None else _text(new[0].key),
+            believed_until=stepped_down,
+        )
+        self.report.failovers.append(row)
+        if deletion is None:
+            raise _StepFailed(f"the old leader's key {_text(old_key)} was not deleted within {limit:g} s")
+        if new is None:
+            raise _StepFailed(f"no new leader within {limit:g} s of the failure ({self._roll_call()})")
+        late = "" if row.ok else f"  SLOWER than expected ({step.expect_within:g} s)"
+        self.say(
+            f"  {row.old_value} -> {row.new_value}: detection {_ms(row.detection)}, "
+            f"hand-over {_ms(row.handover)}, gap {_ms(row.gap)}{late}"
+        )
+
+
+async def _poll(predicate: Callable[[], bool], timeout: float) -> bool:
+    """For the few conditions nothing announces (a watch's ack, a lease id arriving)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(0.01)
+    return True
+
+
+def _ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1000:.0f} ms"

@@ -1,0 +1,292 @@
+"""Failover drills: scenario files fail early and clearly; real drills time real hand-overs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from election_tui.drill import (
+    DrillReport,
+    Fail,
+    Launch,
+    ScenarioError,
+    format_text,
+    load_scenario,
+    parse_scenario,
+    run_drill,
+    shipped_scenarios,
+    to_json,
+)
+from election_tui.etcd import EtcdClient
+
+_VALID = """
+name = "expiry"
+description = "teaching text"
+election = "drill/x"
+ttl = 2
+
+[[steps]]
+action = "launch"
+count = 3
+
+[[steps]]
+action = "wait_leader"
+
+[[steps]]
+action = "fail"
+how = "expire"
+repeat = 2
+"""
+
+
+def _write(tmp_path: Path, text: str, name: str = "expiry.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _error(tmp_path: Path, text: str) -> str:
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(_write(tmp_path, text))
+    return str(info.value)
+
+
+# -- scenario files -------------------------------------------------------------------------
+
+
+def test_a_valid_file_parses_with_defaults(tmp_path: Path) -> None:
+    scenario = load_scenario(_write(tmp_path, _VALID))
+    assert (scenario.name, scenario.election, scenario.ttl, scenario.source) == (
+        "expiry",
+        "drill/x",
+        2,
+        "expiry.toml",
+    )
+    assert scenario.steps[0] == Launch(count=3)
+    assert scenario.steps[2] == Fail(how="expire", expect_within=3.5, repeat=2)
+    assert scenario.failures == 2
+
+
+def test_a_bad_how_names_the_file_the_step_and_the_choices(tmp_path: Path) -> None:
+    message = _error(tmp_path, _VALID.replace('how = "expire"', 'how = "explode"'))
+    assert message.startswith("expiry.toml: steps[2].how must be one of resign, expire, revoke, pause")
+    assert "'explode'" in message
+
+
+def test_a_ttl_of_zero_is_refused(tmp_path: Path) -> None:
+    assert _error(tmp_path, _VALID.replace("ttl = 2", "ttl = 0")).startswith(
+        "expiry.toml: ttl must be between 1"
+    )
+
+
+def test_an_unknown_action_is_refused(tmp_path: Path) -> None:
+    message = _error(tmp_path, _VALID.replace('action = "wait_leader"', 'action = "nap"'))
+    assert message.startswith("expiry.toml: steps[1].action must be one of launch, wait_leader, fail")
+
+
+def test_a_missing_field_is_named(tmp_path: Path) -> None:
+    assert _error(tmp_path, _VALID.replace('election = "drill/x"', "")) == "expiry.toml: election is required"
+    assert "steps[0].count is required" in _error(tmp_path, _VALID.replace("count = 3", ""))
+
+
+def test_a_misspelt_field_is_not_ignored(tmp_path: Path) -> None:
+    assert "steps[0].cuont is not a known field" in _error(tmp_path, _VALID.replace("count", "cuont"))
+
+
+def test_more_failures_than_waiting_candidates_is_refused(tmp_path: Path) -> None:
+    message = _error(tmp_path, _VALID.replace("repeat = 2", "repeat = 3"))
+    assert "steps[2].repeat is 3 but only 3 candidate(s)" in message
+    assert "rejoin" in message
+
+
+def test_wrong_types_and_bounds_are_refused() -> None:
+    with pytest.raises(ScenarioError, match=r"steps\[2\]\.repeat must be a whole number"):
+        parse_scenario(_VALID.replace("repeat = 2", 'repeat = "2"'))
+    with pytest.raises(ScenarioError, match=r"ttl must be a whole number"):
+        parse_scenario(_VALID.replace("ttl = 2", "ttl = true"))
+    hold = _VALID + '\n[[steps]]\naction = "hold"\nseconds = 61\n'
+    with pytest.raises(ScenarioError, match=r"steps\[3\]\.seconds must be more than 0 and at most 60"):
+        parse_scenario(hold)
+    with pytest.raises(ScenarioError, match="is not valid TOML"):
+        parse_scenario("ttl = ")
+
+
+def test_heal_after_only_applies_to_pause() -> None:
+    with pytest.raises(ScenarioError, match=r"steps\[2\]\.heal_after only applies"):
+        parse_scenario(_VALID.replace("repeat = 2", "repeat = 2\nheal_after = 1"))
+
+
+def test_an_unknown_shipped_name_lists_the_shipped_ones() -> None:
+    with pytest.raises(ScenarioError, match="shipped: crash, expiry, partition, resign"):
+        load_scenario("nosuchdrill")
+
+
+@pytest.mark.parametrize("name", ["resign", "expiry", "crash", "partition"])
+def test_each_shipped_scenario_parses_and_is_short(name: str) -> None:
+    assert name in shipped_scenarios()
+    scenario = load_scenario(name)
+    assert scenario.name == name and scenario.description
+    assert 2 <= scenario.ttl <= 3
+    launched = sum(s.count for s in scenario.steps if isinstance(s, Launch))
+    assert launched == 3 and 2 <= scenario.failures <= 4
+    # Each fail-over costs about TTL + heal_after at most: the whole drill stays short.
+    assert (
+        sum((scenario.ttl + 0.5 + s.heal_after) * s.repeat for s in scenario.steps if isinstance(s, Fail))
+        < 25
+    )
+
+
+# -- running drills against etcd ------------------------------------------------------------
+
+
+async def _run(endpoints: list[str], prefix: bytes, name: str) -> tuple[DrillReport, list[str]]:
+    """Run a shipped drill and check that it left no lease behind."""
+    progress: list[str] = []
+    async with EtcdClient(endpoints) as client:
+        before = set(await client.leases())
+        report = await run_drill(
+            client, load_scenario(name), on_progress=progress.append, election_prefix=prefix
+        )
+        assert set(await client.leases()) - before == set()
+    return report, progress
+
+
+def _check_consistent(report: DrillReport) -> None:
+    assert report.error is None, report.error
+    assert len(report.failovers) == report.scenario.failures
+    for f in report.failovers:
+        assert f.new_value is not None and f.new_key is not None and f.new_value != f.old_value
+        assert f.key_gone_at is not None and f.key_gone_revision is not None and f.elected_at is not None
+        assert f.believed_until is not None
+        assert f.detection is not None and f.handover is not None and f.gap is not None
+        assert f.gap >= f.handover
+        assert f.handover > -0.05  # our watch and the new leader hear of the deletion about together
+        assert f.ok
+    revisions = [f.key_gone_revision for f in report.failovers]
+    assert revisions == sorted(revisions)
+    assert report.ok
+
+
+def _check_formats(report: DrillReport, how: str) -> None:
+    text = format_text(report)
+    assert report.scenario.description.split()[0] in text
+    for f in report.failovers:
+        assert f"{f.old_value} -> {f.new_value}" in text
+    assert "summary" in text and "result: ok" in text
+    data = json.loads(json.dumps(to_json(report)))
+    assert data["ok"] is True and data["error"] is None
+    assert [row["how"] for row in data["failovers"]] == [how] * len(report.failovers)
+    assert set(data["failovers"][0]) >= {
+        "old_value",
+        "new_value",
+        "failed_at",
+        "key_gone_at",
+        "key_gone_revision",
+        "elected_at",
+        "detection",
+        "handover",
+        "gap",
+        "ok",
+    }
+    assert data["summary"][how]["count"] == len(report.failovers)
+    assert data["summary"][how]["gap"]["median"] > 0
+
+
+async def test_resign_drill_hands_over_at_once(endpoints: list[str], prefix: bytes) -> None:
+    report, progress = await _run(endpoints, prefix, "resign")
+    _check_consistent(report)
+    assert report.election == prefix + b"drill/resign"
+    for f in report.failovers:
+        assert f.detection is not None and f.detection < 0.5
+        # The old leader marks itself resigned when its Resign (and revoke) call returns.
+        assert f.overlap is not None and f.overlap < 0.05
+    assert any(line.startswith("fail-over 4: resign") for line in progress)
+    _check_formats(report, "resign")
+
+
+async def test_expiry_drill_detects_after_the_ttl(endpoints: list[str], prefix: bytes) -> None:
+    report, _ = await _run(endpoints, prefix, "expiry")
+    _check_consistent(report)
+    ttl = report.scenario.ttl
+    for f in report.failovers:
+        assert f.detection is not None and ttl - 0.1 <= f.detection < ttl + 1.5
+        assert f.failed_at <= f.action_at + 0.1  # the last renewal, not the moment we let go
+    summary = report.summary["expire"]
+    assert summary.count == 4 and summary.failures == 0
+    assert summary.detection is not None and summary.detection.median >= ttl - 0.1
+    _check_formats(report, "expire")
+
+
+async def test_an_occupied_election_ends_the_drill_with_a_clear_error(
+    endpoints: list[str], prefix: bytes
+) -> None:
+    async with EtcdClient(endpoints) as client:
+        await client.put(prefix + b"drill/resign/1234", b"someone else")
+        report = await run_drill(client, load_scenario("resign"), election_prefix=prefix)
+    assert report.error is not None and "already has 1 key(s)" in report.error
+    assert not report.ok and report.failovers == []
+    assert "drill stopped early" in format_text(report)
+
+
+async def test_late_is_reported_and_a_stuck_step_ends_the_drill(endpoints: list[str], prefix: bytes) -> None:
+    scenario = parse_scenario(
+        """
+        name = "stuck"
+        election = "drill/stuck"
+        ttl = 2
+        [[steps]]
+        action = "launch"
+        count = 2
+        [[steps]]
+        action = "fail"
+        how = "pause"
+        expect_within = 0.5
+        [[steps]]
+        action = "launch"
+        count = 1
+        within = 0.0001
+        """.replace("        ", ""),
+        source="stuck.toml",
+    )
+    async with EtcdClient(endpoints) as client:
+        before = set(await client.leases())
+        report = await run_drill(client, scenario, election_prefix=prefix)
+        assert set(await client.leases()) - before == set()
+    # The pause takes ≈ TTL, far over 0.5 s: a row marked late, not an exception.
+    (row,) = report.failovers
+    assert row.complete and not row.ok
+    # No candidate can get its key within 0.1 ms: the drill stops there, saying where and why.
+    assert report.error is not None
+    assert report.error.startswith("steps[2] (launch): launched candidates did not get their keys")
+    text = format_text(report)
+    assert "LATE" in text and "drill stopped early: steps[2]" in text and "result: NOT OK" in text
+
+
+async def test_cancelling_a_drill_still_revokes_every_lease(endpoints: list[str], prefix: bytes) -> None:
+    scenario = parse_scenario(
+        'name = "long"\nelection = "drill/long"\nttl = 30\n'
+        '[[steps]]\naction = "launch"\ncount = 3\n[[steps]]\naction = "wait_leader"\n'
+        '[[steps]]\naction = "hold"\nseconds = 60\n'
+    )
+    async with EtcdClient(endpoints) as client:
+        before = set(await client.leases())
+        holding = asyncio.Event()
+        task = asyncio.create_task(
+            run_drill(
+                client,
+                scenario,
+                election_prefix=prefix,
+                on_progress=lambda line: holding.set() if line.startswith("holding") else None,
+            )
+        )
+        async with asyncio.timeout(10):
+            await holding.wait()
+        assert len(set(await client.leases()) - before) == 3
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert set(await client.leases()) - before == set()
+        assert (await client.get_prefix(prefix)).kvs == ()
