@@ -78,14 +78,16 @@ def _cluster(config: ConnectionConfig) -> Iterator[ConnectionConfig]:
         return
     from .embedded import EmbeddedEtcd, EmbeddedEtcdError
 
+    etcd = EmbeddedEtcd()
+    print("starting an embedded etcd…", file=sys.stderr)
     try:
-        etcd = EmbeddedEtcd()
-        print("starting an embedded etcd…", file=sys.stderr)
         etcd.start()
     except EmbeddedEtcdError as err:
         raise ConfigError(str(err)) from None
-    with etcd:
+    try:
         yield ConnectionConfig(endpoints=tuple(etcd.endpoints))
+    finally:
+        etcd.stop()
 
 
 def _run(args: argparse.Namespace) -> int:

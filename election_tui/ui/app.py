@@ -134,7 +134,8 @@ class ElectionApp(App[int]):
 
     def _frame(self) -> None:
         """Render what changed since the last frame, once."""
-        if self.view_paused or self.dash is None:
+        # Not while shutting down: the screens may be gone already (a direct `_shutdown`).
+        if self.view_paused or self.dash is None or not self.is_running:
             return
         changes = self.dash.take_changes()
         if not changes:
@@ -158,7 +159,7 @@ class ElectionApp(App[int]):
             self._show_status()
 
     def _tick(self) -> None:
-        if self.view_paused or self.dash is None:
+        if self.view_paused or self.dash is None or not self.is_running:
             return
         now, wall = self.clock(), self.wall()
         dash = self.dash
@@ -380,6 +381,9 @@ def run_dashboard(config: ConnectionConfig, *, prefix: str = "", demo: bool = Fa
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(sig, lambda: app.call_later(app.action_quit))
-        return await app.run_async()
+        try:
+            return await app.run_async()
+        finally:
+            await app.shutdown_session()  # also when the terminal vanished under the app
 
     return asyncio.run(main()) or 0

@@ -94,8 +94,17 @@ class _Form(ModalScreen[R | None]):
 def _field(
     label: str, id: str, value: str, validators: list[Validator], placeholder: str = ""
 ) -> ComposeResult:
-    yield Label(label)
-    yield Input(value=value, id=id, validators=validators, placeholder=placeholder, valid_empty=False)
+    """A label and a one-line input side by side, the error under it: fits an 80x24 terminal."""
+    with Horizontal(classes="field"):
+        yield Label(label, classes="field-label")
+        yield Input(
+            value=value,
+            id=id,
+            validators=validators,
+            placeholder=placeholder,
+            valid_empty=not validators,
+            compact=True,
+        )
     yield Label("", id=f"{id}-error", classes="error")
 
 
@@ -142,9 +151,7 @@ class FilterScreen(_Form[str]):
         self._current = current
 
     def fields(self) -> ComposeResult:
-        yield Label("Contains")
-        yield Input(value=self._current, id="filter")
-        yield Label("", id="filter-error", classes="error")
+        yield from _field("Contains", "filter", self._current, [])
 
     def result(self) -> str:
         return self.query_one("#filter", Input).value.strip()
