@@ -121,9 +121,12 @@ class Backoff:
     def reset(self) -> None:
         self._next = self.first
 
-    async def sleep(self) -> None:
+    async def sleep(self, deadline: float | None = None) -> None:
+        """Sleep the next delay, but never past `deadline` (a monotonic time)."""
         delay = self._next * (0.5 + random.random() / 2)
         self._next = min(self._next * 2, self.cap)
+        if deadline is not None:
+            delay = min(delay, max(deadline - time.monotonic(), 0.0))
         await asyncio.sleep(delay)
 
 
@@ -264,7 +267,7 @@ class Connection:
                 if err.code() is grpc.StatusCode.UNAVAILABLE:
                     self.failover(generation)
                     if retry and (deadline is None or time.monotonic() < deadline):
-                        await backoff.sleep()
+                        await backoff.sleep(deadline)
                         continue
                 raise _mapped(err, campaign) from err
 

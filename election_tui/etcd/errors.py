@@ -68,6 +68,8 @@ class _InvalidToken(EtcdError):
     """The auth token expired or was revoked: internal, triggers one re-authentication."""
 
 
+_TLS_ADVICE = "does --cacert name the CA that signed etcd's certificate, and --cert/--key a pair it trusts?"
+
 _INVALID_TOKEN = ("invalid auth token", "auth token is expired", "user name is empty")
 
 
@@ -102,6 +104,8 @@ def from_rpc_error(err: grpc.aio.AioRpcError, *, campaign: bool = False) -> Etcd
     if "has been compacted" in details:
         return Compacted(details, code=name)
     if code is grpc.StatusCode.UNAVAILABLE:
+        if "handshake failed" in details.lower():
+            return Unavailable(f"TLS handshake with etcd failed; {_TLS_ADVICE}: {details}", code=name)
         return Unavailable(details, code=name)
     if code is grpc.StatusCode.DEADLINE_EXCEEDED:
         return EtcdTimeout(details, code=name)

@@ -92,6 +92,12 @@ class Watch(AsyncIterator[WatchItem]):
                 call = self._conn.stubs().watch.Watch(metadata=await self._conn.metadata())
                 await call.write(self._create_request())
                 async for resp in call:
+                    # A refused watch (e.g. permission denied) is answered created *and* canceled.
+                    if resp.canceled:
+                        if resp.compact_revision:
+                            yield WatchCompacted(resp.compact_revision)
+                            return
+                        raise _cancel_error(resp.cancel_reason)
                     if resp.created:
                         if not self.next_revision:
                             # Watching "from now": the server starts after the ack's revision.
@@ -102,11 +108,6 @@ class Watch(AsyncIterator[WatchItem]):
                             broken = None
                             yield WatchResumed(self.next_revision)
                         continue
-                    if resp.canceled:
-                        if resp.compact_revision:
-                            yield WatchCompacted(resp.compact_revision)
-                            return
-                        raise _cancel_error(resp.cancel_reason)
                     if resp.events:
                         events = tuple(
                             Event.from_pb(e) for e in resp.events if e.kv.mod_revision >= self.next_revision

@@ -1,0 +1,86 @@
+"""Bounded waiting helpers for the client tests: poll a condition until a deadline, never hope."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import subprocess
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import IO, Any, TypeVar, overload
+
+T = TypeVar("T")
+
+
+@overload
+async def eventually(
+    check: Callable[[], Awaitable[T]], *, timeout: float, interval: float = ..., what: str = ...
+) -> T: ...
+@overload
+async def eventually(
+    check: Callable[[], T], *, timeout: float, interval: float = ..., what: str = ...
+) -> T: ...
+async def eventually(
+    check: Callable[[], Any], *, timeout: float, interval: float = 0.05, what: str = "condition"
+) -> Any:
+    """Call (and await, if need be) `check()` until it gives something truthy; fail after `timeout` s."""
+    last: Any = None
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                result = check()
+                last = await result if inspect.isawaitable(result) else result
+                if last:
+                    return last
+                await asyncio.sleep(interval)
+    except TimeoutError:
+        raise AssertionError(f"{what} not reached within {timeout} s (last: {last!r})") from None
+
+
+def wait_until(
+    check: Callable[[], T], *, timeout: float, interval: float = 0.05, what: str = "condition"
+) -> T:
+    """The blocking twin of `eventually`, for sync tests."""
+    deadline = time.monotonic() + timeout
+    while True:
+        last = check()
+        if last:
+            return last
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what} not reached within {timeout} s (last: {last!r})")
+        time.sleep(interval)
+
+
+class LineReader:
+    """Collects a subprocess's output lines on a thread, so the test can wait for one with a bound."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.lines: list[bytes] = []
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _pump(self, stream: IO[bytes]) -> None:
+        for line in iter(stream.readline, b""):
+            with self._changed:
+                self.lines.append(line.rstrip(b"\n"))
+                self._changed.notify_all()
+
+    def wait_for(self, wanted: Callable[[list[bytes]], bool], timeout: float) -> list[bytes]:
+        with self._changed:
+            if not self._changed.wait_for(lambda: wanted(self.lines), timeout):
+                raise AssertionError(f"expected output not seen within {timeout} s; got {self.lines!r}")
+            return list(self.lines)
+
+    async def wait_for_async(self, wanted: Callable[[list[bytes]], bool], timeout: float) -> list[bytes]:
+        return await asyncio.to_thread(self.wait_for, wanted, timeout)
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
+    """Kill a Popen we started (by its own handle) and reap it."""
+    if proc.poll() is None:
+        proc.kill()
+    with contextlib.suppress(subprocess.TimeoutExpired):  # SIGKILL cannot be ignored: rarely waits
+        proc.wait(timeout=timeout)

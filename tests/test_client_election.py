@@ -1,0 +1,419 @@
+"""The election API against a real etcd: campaign, leader, proclaim, resign, observe, and etcdctl interop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import subprocess
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+from helpers import LineReader, eventually, stop_process
+
+from election_tui.embedded import EmbeddedEtcd
+from election_tui.etcd import (
+    CampaignTimeout,
+    EtcdClient,
+    InvalidArgument,
+    KeyValue,
+    LeaseNotFound,
+    NoLeaderError,
+    NotLeaderError,
+)
+
+BOUND = 5.0  # seconds any expected election outcome may take
+
+Grant = Callable[[], Awaitable[int]]
+
+
+@pytest.fixture
+async def client(endpoints: list[str]) -> AsyncIterator[EtcdClient]:
+    async with EtcdClient(endpoints) as c:
+        yield c
+
+
+@pytest.fixture
+async def grant(client: EtcdClient) -> AsyncIterator[Grant]:
+    """Grant a 10 s lease for a candidate; whatever is left is revoked after the test."""
+    granted: list[int] = []
+
+    async def grant_one() -> int:
+        lease = await client.lease_grant(10)
+        granted.append(lease.id)
+        return lease.id
+
+    yield grant_one
+    for lease_id in granted:
+        with contextlib.suppress(LeaseNotFound):
+            await client.lease_revoke(lease_id)
+
+
+async def candidates(client: EtcdClient, name: bytes) -> list[bytes]:
+    """The candidate keys of an election, oldest (the leader) first."""
+    return [kv.key for kv in (await client.get_prefix(name + b"/", sort_by_create=True)).kvs]
+
+
+async def queued(client: EtcdClient, name: bytes, count: int) -> None:
+    """Wait until `count` candidates stand, i.e. a background campaign has put its key."""
+    await eventually(
+        lambda: _has_count(client, name, count), timeout=BOUND, what=f"{count} candidates in {name!r}"
+    )
+
+
+async def _has_count(client: EtcdClient, name: bytes, count: int) -> bool:
+    return len(await candidates(client, name)) == count
+
+
+# -- campaign / leader / proclaim / resign --------------------------------------------------
+
+
+async def test_campaign_in_an_empty_election_wins_at_once(
+    client: EtcdClient, grant: Grant, prefix: bytes
+) -> None:
+    name = prefix + b"election"
+    lease = await grant()
+
+    leader = await asyncio.wait_for(client.campaign(name, lease, b"me"), BOUND)
+
+    assert leader.name == name
+    assert leader.key == name + b"/" + b"%x" % lease  # etcd's recipe: <name>/<lease id in hex>
+    assert leader.lease == lease
+    kv = await client.get(leader.key)
+    assert kv is not None
+    assert (kv.value, kv.create_revision, kv.lease) == (b"me", leader.rev, lease)
+
+
+async def test_leader_returns_the_leaders_key_and_value(
+    client: EtcdClient, grant: Grant, prefix: bytes
+) -> None:
+    name = prefix + b"election"
+    leader = await client.campaign(name, await grant(), b"me")
+
+    kv = await client.leader(name)
+
+    assert (kv.key, kv.value, kv.create_revision) == (leader.key, b"me", leader.rev)
+
+
+async def test_leader_of_an_empty_election_is_no_leader_error(client: EtcdClient, prefix: bytes) -> None:
+    with pytest.raises(NoLeaderError, match="nobody leads"):
+        await client.leader(prefix + b"election")
+
+
+async def test_proclaim_changes_the_value_but_not_the_leader_key(
+    client: EtcdClient, grant: Grant, prefix: bytes
+) -> None:
+    name = prefix + b"election"
+    leader = await client.campaign(name, await grant(), b"v1")
+
+    await client.proclaim(leader, b"v2")
+
+    kv = await client.leader(name)
+    assert (kv.key, kv.value, kv.create_revision) == (leader.key, b"v2", leader.rev)
+
+
+async def test_resign_ends_leadership_but_keeps_the_lease(
+    client: EtcdClient, grant: Grant, prefix: bytes
+) -> None:
+    name = prefix + b"election"
+    lease = await grant()
+    leader = await client.campaign(name, lease, b"me")
+
+    await client.resign(leader)
+
+    with pytest.raises(NoLeaderError):
+        await client.leader(name)
+    assert (await client.lease_time_to_live(lease)).ttl > 0
+
+
+async def test_resigning_twice_is_harmless(client: EtcdClient, grant: Grant, prefix: bytes) -> None:
+    leader = await client.campaign(prefix + b"election", await grant(), b"me")
+    await client.resign(leader)
+
+    await client.resign(leader)
+
+
+async def test_proclaim_after_resigning_is_not_leader_error(
+    client: EtcdClient, grant: Grant, prefix: bytes
+) -> None:
+    leader = await client.campaign(prefix + b"election", await grant(), b"me")
+    await client.resign(leader)
+
+    with pytest.raises(NotLeaderError, match="campaign again"):
+        await client.proclaim(leader, b"too late")
+
+
+async def test_proclaim_after_the_lease_is_revoked_is_not_leader_error(
+    client: EtcdClient, grant: Grant, prefix: bytes
+) -> None:
+    lease = await grant()
+    leader = await client.campaign(prefix + b"election", lease, b"me")
+    await client.lease_revoke(lease)
+
+    with pytest.raises(NotLeaderError):
+        await client.proclaim(leader, b"too late")
+
+
+async def test_a_second_candidate_wins_when_the_leader_resigns(
+    client: EtcdClient, grant: Grant, prefix: bytes
+) -> None:
+    name = prefix + b"election"
+    first = await client.campaign(name, await grant(), b"first")
+    second_lease = await grant()
+    second = asyncio.create_task(client.campaign(name, second_lease, b"second"))
+    await queued(client, name, 2)
+    assert not second.done()
+
+    await client.resign(first)
+    won = await asyncio.wait_for(second, BOUND)
+
+    assert won.lease == second_lease
+    assert won.rev > first.rev
+    assert (await client.leader(name)).value == b"second"
+
+
+async def test_campaign_again_with_a_standing_key_returns_the_same_leadership(
+    client: EtcdClient, grant: Grant, prefix: bytes
+) -> None:
+    name = prefix + b"election"
+    lease = await grant()
+    first = await client.campaign(name, lease, b"v1")
+
+    again = await client.campaign(name, lease, b"v2")
+
+    assert (again.key, again.rev) == (first.key, first.rev)
+    assert (await client.leader(name)).value == b"v2"
+
+
+async def test_leadership_ends_with_the_lease(client: EtcdClient, grant: Grant, prefix: bytes) -> None:
+    name = prefix + b"election"
+    lease = await grant()
+    await client.campaign(name, lease, b"me")
+
+    await client.lease_revoke(lease)
+
+    with pytest.raises(NoLeaderError):
+        await client.leader(name)
+
+
+async def test_an_election_sees_the_keys_of_a_nested_election(
+    client: EtcdClient, grant: Grant, prefix: bytes
+) -> None:
+    """The leader of `a` is the oldest key under `a/`, and that includes election `a/b`'s keys."""
+    nested = await client.campaign(prefix + b"a/b", await grant(), b"nested")
+
+    assert (await client.leader(prefix + b"a")).key == nested.key
+
+
+# -- argument checks ------------------------------------------------------------------------
+
+
+async def test_campaign_without_a_lease_is_invalid(client: EtcdClient, prefix: bytes) -> None:
+    with pytest.raises(InvalidArgument, match="campaign needs a lease"):
+        await client.campaign(prefix + b"election", 0, b"me")
+    assert await candidates(client, prefix + b"election") == []
+
+
+@pytest.mark.parametrize("name", [b"", b"   ", "", " \t"], ids=repr)
+async def test_an_empty_or_blank_election_name_is_invalid(
+    client: EtcdClient, grant: Grant, name: bytes | str
+) -> None:
+    lease = await grant()
+    with pytest.raises(InvalidArgument, match="election name"):
+        await client.campaign(name, lease, b"me")
+    with pytest.raises(InvalidArgument, match="election name"):
+        await client.leader(name)
+    with pytest.raises(InvalidArgument, match="election name"):
+        client.observe(name)
+
+
+# -- timeouts and cancellation --------------------------------------------------------------
+
+
+async def test_campaign_timeout_raises_and_withdraws_the_candidate_key(
+    client: EtcdClient, grant: Grant, prefix: bytes
+) -> None:
+    name = prefix + b"election"
+    leader = await client.campaign(name, await grant(), b"leader")
+
+    with pytest.raises(CampaignTimeout, match=r"within 0\.5 s"):
+        await asyncio.wait_for(client.campaign(name, await grant(), b"waiting", timeout=0.5), BOUND)
+
+    await eventually(lambda: _has_count(client, name, 1), timeout=BOUND, what="the candidate key withdrawn")
+    assert await candidates(client, name) == [leader.key]
+
+
+async def test_cancelling_a_waiting_campaign_withdraws_the_candidate_key(
+    client: EtcdClient, grant: Grant, prefix: bytes
+) -> None:
+    name = prefix + b"election"
+    leader = await client.campaign(name, await grant(), b"leader")
+    waiting = asyncio.create_task(client.campaign(name, await grant(), b"waiting"))
+    await queued(client, name, 2)
+
+    waiting.cancel()
+
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(waiting, BOUND)
+    await eventually(lambda: _has_count(client, name, 1), timeout=BOUND, what="the candidate key withdrawn")
+    assert await candidates(client, name) == [leader.key]
+
+
+async def test_a_waiting_candidate_whose_lease_was_revoked_does_not_falsely_win(
+    client: EtcdClient, grant: Grant, prefix: bytes
+) -> None:
+    """etcd 3.5.1 answers such a candidate "elected" once the leader resigns (etcd-io/etcd#19597);
+    the client re-checks its key and refuses the false win."""
+    name = prefix + b"election"
+    leader = await client.campaign(name, await grant(), b"leader")
+    doomed_lease = await grant()
+    doomed = asyncio.create_task(client.campaign(name, doomed_lease, b"doomed"))
+    await queued(client, name, 2)
+
+    await client.lease_revoke(doomed_lease)
+    await queued(client, name, 1)
+    assert not doomed.done()  # still waiting behind the leader, its own key already gone
+    await client.resign(leader)
+
+    with pytest.raises((NotLeaderError, LeaseNotFound)) as refused:
+        await asyncio.wait_for(doomed, BOUND)
+    assert "no longer exists" in str(refused.value) or isinstance(refused.value, LeaseNotFound)
+    with pytest.raises(NoLeaderError):
+        await client.leader(name)
+
+
+# -- observe --------------------------------------------------------------------------------
+
+
+async def test_observe_yields_each_leader_change_once(
+    client: EtcdClient, grant: Grant, prefix: bytes
+) -> None:
+    name = prefix + b"election"
+    a = await client.campaign(name, await grant(), b"a1")
+    b_lease = await grant()
+    b_campaign = asyncio.create_task(client.campaign(name, b_lease, b"b1"))
+    await queued(client, name, 2)
+
+    observed = client.observe(name)
+    try:
+        first = await _next(observed)
+        await client.proclaim(a, b"a2")
+        second = await _next(observed)
+        await client.resign(a)
+        third = await _next(observed)
+        b = await asyncio.wait_for(b_campaign, BOUND)
+        await client.proclaim(b, b"b2")
+        fourth = await _next(observed)
+    finally:
+        await observed.aclose()
+
+    assert [(kv.key, kv.value) for kv in (first, second, third, fourth)] == [
+        (a.key, b"a1"),
+        (a.key, b"a2"),
+        (b.key, b"b1"),
+        (b.key, b"b2"),
+    ]
+
+
+async def test_observe_waits_for_a_first_leader(client: EtcdClient, grant: Grant, prefix: bytes) -> None:
+    name = prefix + b"election"
+    observed = client.observe(name)
+    try:
+        pending = asyncio.ensure_future(_next(observed))
+        # The first leader may be put before or after the stream is set up: either way it is seen.
+        leader = await client.campaign(name, await grant(), b"first")
+        kv = await pending
+    finally:
+        await observed.aclose()
+
+    assert (kv.key, kv.value) == (leader.key, b"first")
+
+
+# -- bytes names and values -----------------------------------------------------------------
+
+
+async def test_non_utf8_names_and_values_work(client: EtcdClient, grant: Grant, prefix: bytes) -> None:
+    name, value = prefix + b"\xff\xfe\x80", b"\x00\xc3\x28"
+    leader = await client.campaign(name, await grant(), value)
+
+    kv = await client.leader(name)
+    observed = client.observe(name)
+    try:
+        seen = await _next(observed)
+        await client.proclaim(leader, value + b"\xff")
+        proclaimed = await _next(observed)
+    finally:
+        await observed.aclose()
+    await client.resign(leader)
+
+    assert leader.key.startswith(name + b"/")
+    assert kv.value == seen.value == value
+    assert proclaimed.value == value + b"\xff"
+
+
+# -- interoperability with etcdctl (the Go client's concurrency package) ---------------------
+
+
+def _etcdctl_elect(etcd: EmbeddedEtcd, name: str, value: str) -> tuple[subprocess.Popen[bytes], LineReader]:
+    proc = subprocess.Popen(
+        etcd.etcdctl_cmd("elect", name, value),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        env=etcd.etcdctl_env(),
+    )
+    assert proc.stdout is not None
+    return proc, LineReader(proc.stdout)
+
+
+def _prints_leadership(value: str) -> Callable[[list[bytes]], bool]:
+    """etcdctl elect prints the winning key, then its value, once elected."""
+    return lambda lines: value.encode() in lines
+
+
+async def test_our_candidate_wins_when_the_etcdctl_leader_is_interrupted(
+    client: EtcdClient, etcd: EmbeddedEtcd, grant: Grant, prefix: bytes
+) -> None:
+    name = prefix.decode() + "election"
+    proc, output = _etcdctl_elect(etcd, name, "go-leader")
+    try:
+        lines = await output.wait_for_async(_prints_leadership("go-leader"), BOUND)
+        go_key = lines[lines.index(b"go-leader") - 1]
+        assert go_key.startswith(name.encode() + b"/")
+
+        ours = asyncio.create_task(client.campaign(name, await grant(), b"python"))
+        await queued(client, name.encode(), 2)
+        assert not ours.done()
+        assert (await client.leader(name)).value == b"go-leader"
+
+        proc.send_signal(signal.SIGINT)  # etcdctl resigns and revokes its session on interrupt
+        won = await asyncio.wait_for(ours, BOUND)
+    finally:
+        stop_process(proc)
+
+    assert (await client.leader(name)).key == won.key
+    assert go_key not in await candidates(client, name.encode())
+
+
+async def test_an_etcdctl_candidate_waits_behind_ours_and_wins_when_we_resign(
+    client: EtcdClient, etcd: EmbeddedEtcd, grant: Grant, prefix: bytes
+) -> None:
+    name = prefix.decode() + "election"
+    ours = await client.campaign(name, await grant(), b"python")
+    proc, output = _etcdctl_elect(etcd, name, "go-candidate")
+    try:
+        await queued(client, name.encode(), 2)
+        assert output.lines == []  # still waiting: nothing printed
+        assert (await client.leader(name)).key == ours.key
+
+        await client.resign(ours)
+        lines = await output.wait_for_async(_prints_leadership("go-candidate"), BOUND)
+
+        go_key = lines[lines.index(b"go-candidate") - 1]
+        assert (await client.leader(name)).key == go_key
+    finally:
+        stop_process(proc)
+
+
+async def _next(observed: AsyncIterator[KeyValue]) -> KeyValue:
+    return await asyncio.wait_for(anext(observed), BOUND)
