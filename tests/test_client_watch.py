@@ -86,16 +86,26 @@ async def test_a_watch_from_now_sees_writes_made_after_it_was_created(
     assert [(e.kv.key, e.revision) for e in item.events] == [(prefix + b"after", rev)]
 
 
-async def test_events_carry_the_previous_value(client: EtcdClient, prefix: bytes) -> None:
+async def test_events_carry_the_previous_value_when_asked(client: EtcdClient, prefix: bytes) -> None:
     start = await client.put(prefix + b"k", b"old")
     await client.put(prefix + b"k", b"new")
     await client.delete(prefix + b"k")
 
-    async with client.watch_prefix(prefix, start_revision=start + 1) as watch:
+    async with client.watch_prefix(prefix, start_revision=start + 1, prev_kv=True) as watch:
         update, delete = await next_events(watch, 2)
 
     assert update.prev_kv is not None and update.prev_kv.value == b"old"
     assert delete.prev_kv is not None and delete.prev_kv.value == b"new"
+
+
+async def test_events_leave_out_the_previous_value_by_default(client: EtcdClient, prefix: bytes) -> None:
+    start = await client.put(prefix + b"k", b"old")
+    await client.put(prefix + b"k", b"new")
+
+    async with client.watch_prefix(prefix, start_revision=start + 1) as watch:
+        (update,) = await next_events(watch, 1)
+
+    assert update.kv.value == b"new" and update.prev_kv is None
 
 
 async def test_start_revision_replays_history(client: EtcdClient, prefix: bytes) -> None:

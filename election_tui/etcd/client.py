@@ -285,13 +285,18 @@ class EtcdClient:
 
     # -- watch ------------------------------------------------------------------------------
 
-    def watch_prefix(self, prefix: BytesLike, start_revision: int | None = None) -> Watch:
-        """Watch every key under `prefix` (b"" = the whole keyspace); see `Watch`."""
-        raw = to_bytes(prefix, "prefix")
-        return Watch(self._conn, raw or b"\0", prefix_range_end(raw), start_revision)
+    def watch_prefix(
+        self, prefix: BytesLike, start_revision: int | None = None, *, prev_kv: bool = False
+    ) -> Watch:
+        """Watch every key under `prefix` (b"" = the whole keyspace); see `Watch`.
 
-    def watch_key(self, key: BytesLike, start_revision: int | None = None) -> Watch:
-        return Watch(self._conn, to_bytes(key, "key"), b"", start_revision)
+        `prev_kv` asks etcd to send each key's previous version too (more data and server work).
+        """
+        raw = to_bytes(prefix, "prefix")
+        return Watch(self._conn, raw or b"\0", prefix_range_end(raw), start_revision, prev_kv=prev_kv)
+
+    def watch_key(self, key: BytesLike, start_revision: int | None = None, *, prev_kv: bool = False) -> Watch:
+        return Watch(self._conn, to_bytes(key, "key"), b"", start_revision, prev_kv=prev_kv)
 
     # -- cluster ----------------------------------------------------------------------------
 

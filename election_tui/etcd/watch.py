@@ -44,7 +44,7 @@ class Watch(AsyncIterator[WatchItem]):
         range_end: bytes,
         start_revision: int | None = None,
         *,
-        prev_kv: bool = True,
+        prev_kv: bool = False,
     ) -> None:
         self._conn = connection
         self._key = key

@@ -1,0 +1,741 @@
+"""Benchmark election_tui's async etcd client against the raw generated gRPC stubs and etcdctl.
+
+    .venv/bin/python bench/client.py            # full run, < 3 minutes
+    .venv/bin/python bench/client.py --quick    # smaller counts, < 1 minute
+
+Everything runs against one throwaway local etcd (EmbeddedEtcd, loopback only). See
+bench/README.md for what each figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import functools
+import gc
+import itertools
+import math
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+
+from election_tui.embedded import EmbeddedEtcd
+from election_tui.etcd import EtcdClient, EtcdError, KeepAlive, LeaderKey, Lease, WatchEvents
+from election_tui.etcd._pb import rpc_pb2, rpc_pb2_grpc, v3election_pb2, v3election_pb2_grpc
+from election_tui.etcd.client import prefix_range_end
+from election_tui.etcd.connection import _CHANNEL_OPTIONS
+
+WIDTH = 64  # concurrency of the "64 concurrent" runs: asyncio.gather over batches of this many
+STUB_TIMEOUT = 5.0  # the stub calls carry a deadline like our client's (its default timeout is 5 s)
+OP_TARGET = 1.15  # ours_time / stub_time
+SEQ_CHUNK = 10  # ops per alternation in the sequential runs
+CONC_CHUNK = WIDTH  # ops per alternation in the concurrent runs: one batch
+FAILOVER_TARGET = 1.2  # ours / etcdctl (median)
+RUN_LIMIT = 120.0  # no single timed run may take longer than this (seconds)
+LONG_TTL = 600  # leases that must not expire during the run
+# etcd syncs a watcher that starts at a past revision (as every waiting candidate's does) on a
+# 100 ms tick; resigning before then would measure where that tick falls, not the clients.
+SETTLE = 0.15
+
+OpFn = Callable[[int], Awaitable[object]]
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    rounds: int  # alternating ours/stub rounds per op and mode (median taken)
+    seq_ops: int
+    conc_ops: int
+    failover_trials: int
+    lease_count: int
+    lease_ttl: int
+    lease_seconds: float
+    watch_puts: int
+    watch_rounds: int
+
+
+FULL = Config(
+    rounds=9,
+    seq_ops=200,
+    conc_ops=1280,
+    failover_trials=30,
+    lease_count=1000,
+    lease_ttl=5,
+    lease_seconds=30.0,
+    watch_puts=20_000,
+    watch_rounds=3,
+)
+QUICK = Config(
+    rounds=5,
+    seq_ops=100,
+    conc_ops=640,
+    failover_trials=15,
+    lease_count=1000,
+    lease_ttl=5,
+    lease_seconds=10.0,
+    watch_puts=5_000,
+    watch_rounds=1,
+)
+
+
+@dataclass(slots=True)
+class Verdicts:
+    """Every target checked, for the summary line."""
+
+    passed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    def check(self, what: str, ok: bool) -> str:
+        (self.passed if ok else self.failed).append(what)
+        return "PASS" if ok else "FAIL"
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Plain aligned text: the first column left-aligned, the others right-aligned."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        pairs = enumerate(zip(cells, widths, strict=True))
+        parts = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in pairs]
+        return "  ".join(parts).rstrip()
+
+    return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100)."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def fmt_rate(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def fmt_ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f}"
+
+
+async def gather_batched(fns: Sequence[Callable[[], Awaitable[Any]]], width: int = WIDTH) -> list[Any]:
+    """Untimed helper: run coroutine factories `width` at a time."""
+    out: list[Any] = []
+    for start in range(0, len(fns), width):
+        out += await asyncio.gather(*(f() for f in fns[start : start + width]))
+    return out
+
+
+async def run_sequential(fn: OpFn, n: int, first: int = 0) -> float:
+    """Ops first..first+n-1 one after the other; returns the wall time."""
+    start = time.perf_counter()
+    for i in range(first, first + n):
+        await fn(i)
+    return time.perf_counter() - start
+
+
+async def run_concurrent(fn: OpFn, n: int, first: int = 0) -> float:
+    """Ops first..first+n-1 as asyncio.gather over batches of WIDTH; returns the wall time."""
+    start = time.perf_counter()
+    stop = first + n
+    for batch in range(first, stop, WIDTH):
+        await asyncio.gather(*(fn(i) for i in range(batch, min(stop, batch + WIDTH))))
+    return time.perf_counter() - start
+
+
+Runner = Callable[[OpFn, int, int], Awaitable[float]]
+
+
+@dataclass(slots=True)
+class Sample:
+    """Wall and CPU seconds per side over the same ops, and each chunk pair's time ratio."""
+
+    wall: dict[str, float] = field(default_factory=lambda: {"ours": 0.0, "stub": 0.0})
+    cpu: dict[str, float] = field(default_factory=lambda: {"ours": 0.0, "stub": 0.0})
+    # ours/stub of adjacent chunks, kept apart by who ran first (to cancel any order effect)
+    ratios: dict[str, list[float]] = field(default_factory=lambda: {"ours": [], "stub": []})
+
+    def ratio(self) -> float:
+        """Geometric mean of the two orders' median pair ratios: robust to bursts and to order."""
+        return math.sqrt(statistics.median(self.ratios["ours"]) * statistics.median(self.ratios["stub"]))
+
+
+async def interleaved(
+    fns: dict[str, OpFn], runner: Runner, n: int, chunk: int, flip: bool, sample: Sample
+) -> None:
+    """Run n ops per side in chunks, alternating ours and stub chunk by chunk (who goes first too).
+
+    A pair of adjacent chunks sees the same server state and the same background load (this
+    machine is shared), so the median of the pair ratios is robust where totals are not.
+    """
+    sides = ["ours", "stub"]
+    for k, first in enumerate(range(0, n, chunk)):
+        size = min(chunk, n - first)
+        pair: dict[str, float] = {}
+        order = sides if (k % 2 == 0) != flip else sides[::-1]
+        for side in order:
+            cpu0 = time.process_time()
+            pair[side] = await runner(fns[side], size, first)
+            sample.cpu[side] += time.process_time() - cpu0
+            sample.wall[side] += pair[side]
+        sample.ratios[order[0]].append(pair["ours"] / pair["stub"])
+
+
+class Stubs:
+    """The raw generated stubs on one plain grpc.aio channel: the baseline."""
+
+    def __init__(self, target: str) -> None:
+        # The client's own channel options (retries off, keepalive): only its Python layer differs.
+        self.channel = grpc.aio.insecure_channel(target, options=_CHANNEL_OPTIONS)
+        self.kv = rpc_pb2_grpc.KVStub(self.channel)
+        self.lease = rpc_pb2_grpc.LeaseStub(self.channel)
+        self.election = v3election_pb2_grpc.ElectionStub(self.channel)
+        self.watch = rpc_pb2_grpc.WatchStub(self.channel)
+
+    async def close(self) -> None:
+        await self.channel.close(grace=None)
+
+    async def revoke(self, lease_ids: Sequence[int]) -> None:
+        async def one(lease_id: int) -> None:
+            with contextlib.suppress(grpc.aio.AioRpcError):
+                await self.lease.LeaseRevoke(rpc_pb2.LeaseRevokeRequest(ID=lease_id), timeout=STUB_TIMEOUT)
+
+        await gather_batched([functools.partial(one, lease_id) for lease_id in lease_ids])
+
+
+# ----------------------------------------------------------------------------- 1. ops
+
+
+@dataclass(slots=True)
+class OpBench:
+    name: str
+    ours: OpFn
+    stub: OpFn
+    after: Callable[[], Awaitable[None]] | None = None  # untimed clean-up after every run
+    info: bool = False  # a diagnostic row: no target
+
+
+async def bench_ops(cfg: Config, ours: EtcdClient, stub: Stubs, verdicts: Verdicts) -> str:
+    unique = itertools.count()
+    payload = b"x" * 64
+
+    # put / range
+    keys = [f"bench/kv/{i}".encode() for i in range(256)]
+    for key in keys:
+        await stub.kv.Put(rpc_pb2.PutRequest(key=key, value=payload), timeout=STUB_TIMEOUT)
+
+    async def ours_put(i: int) -> object:
+        return await ours.put(keys[i & 255], payload)
+
+    async def stub_put(i: int) -> object:
+        return await stub.kv.Put(rpc_pb2.PutRequest(key=keys[i & 255], value=payload), timeout=STUB_TIMEOUT)
+
+    async def ours_get(i: int) -> object:
+        return await ours.get(keys[i & 255])
+
+    async def stub_get(i: int) -> object:
+        return await stub.kv.Range(rpc_pb2.RangeRequest(key=keys[i & 255]), timeout=STUB_TIMEOUT)
+
+    # lease grant: every granted lease is revoked after the run, untimed
+    granted: list[int] = []
+
+    async def ours_grant(i: int) -> object:
+        lease = await ours.lease_grant(LONG_TTL)
+        granted.append(lease.id)
+        return lease
+
+    async def stub_grant(i: int) -> object:
+        resp = await stub.lease.LeaseGrant(rpc_pb2.LeaseGrantRequest(TTL=LONG_TTL), timeout=STUB_TIMEOUT)
+        granted.append(resp.ID)
+        return resp
+
+    async def revoke_granted() -> None:
+        ids, granted[:] = list(granted), []
+        await stub.revoke(ids)
+
+    # campaign + resign: a distinct election per op, each with its own lease granted beforehand
+    pool_size = max(cfg.seq_ops, cfg.conc_ops)
+    pool: list[int] = [
+        r.ID
+        for r in await gather_batched(
+            [
+                lambda: stub.lease.LeaseGrant(rpc_pb2.LeaseGrantRequest(TTL=LONG_TTL), timeout=STUB_TIMEOUT)
+                for _ in range(pool_size)
+            ]
+        )
+    ]
+
+    async def ours_campaign(i: int) -> object:
+        leader = await ours.campaign(f"bench/el/{next(unique)}", pool[i], b"v")
+        await ours.resign(leader)
+        return leader
+
+    async def stub_campaign(i: int) -> object:
+        name = f"bench/el/{next(unique)}".encode()
+        request = v3election_pb2.CampaignRequest(name=name, lease=pool[i], value=b"v")
+        resp = await stub.election.Campaign(request, timeout=STUB_TIMEOUT)
+        await stub.election.Resign(v3election_pb2.ResignRequest(leader=resp.leader), timeout=STUB_TIMEOUT)
+        return resp
+
+    async def stub_campaign_verified(i: int) -> object:
+        """What campaign() sends: Campaign, a Range checking the leader key still exists, Resign."""
+        name = f"bench/el/{next(unique)}".encode()
+        request = v3election_pb2.CampaignRequest(name=name, lease=pool[i], value=b"v")
+        resp = await stub.election.Campaign(request, timeout=STUB_TIMEOUT)
+        await stub.kv.Range(rpc_pb2.RangeRequest(key=resp.leader.key), timeout=STUB_TIMEOUT)
+        await stub.election.Resign(v3election_pb2.ResignRequest(leader=resp.leader), timeout=STUB_TIMEOUT)
+        return resp
+
+    # proclaim: each side proclaims as the leader of its own election
+    ours_lease = await ours.lease_grant(LONG_TTL)
+    ours_leader = await ours.campaign("bench/proclaim/ours", ours_lease.id, b"v0")
+    stub_lease = await stub.lease.LeaseGrant(rpc_pb2.LeaseGrantRequest(TTL=LONG_TTL), timeout=STUB_TIMEOUT)
+    stub_leader = (
+        await stub.election.Campaign(
+            v3election_pb2.CampaignRequest(name=b"bench/proclaim/stub", lease=stub_lease.ID, value=b"v0"),
+            timeout=STUB_TIMEOUT,
+        )
+    ).leader
+
+    async def ours_proclaim(i: int) -> object:
+        await ours.proclaim(ours_leader, payload)
+        return None
+
+    async def stub_proclaim(i: int) -> object:
+        return await stub.election.Proclaim(
+            v3election_pb2.ProclaimRequest(leader=stub_leader, value=payload), timeout=STUB_TIMEOUT
+        )
+
+    benches = [
+        OpBench("put", ours_put, stub_put),
+        OpBench("range (get)", ours_get, stub_get),
+        OpBench("lease grant", ours_grant, stub_grant, revoke_granted),
+        OpBench("campaign+resign", ours_campaign, stub_campaign),
+        OpBench("proclaim", ours_proclaim, stub_proclaim),
+        OpBench("campaign+resign *", ours_campaign, stub_campaign_verified, info=True),
+    ]
+    modes: list[tuple[str, int, int, Runner]] = [
+        ("sequential", cfg.seq_ops, SEQ_CHUNK, run_sequential),
+        (f"{WIDTH} concurrent", cfg.conc_ops, CONC_CHUNK, run_concurrent),
+    ]
+
+    # warm up: channels connected, code paths and caches hot
+    for b in benches:
+        for fn in (b.ours, b.stub):
+            await run_sequential(fn, 32)
+            await run_concurrent(fn, 2 * WIDTH)
+            if b.after is not None:
+                await b.after()
+
+    samples = {(b.name, mode): Sample() for b in benches for mode, *_ in modes}
+    for rnd in range(cfg.rounds):
+        for k, b in enumerate(benches):
+            for m, (mode, n, chunk, runner) in enumerate(modes):
+                gc.collect()
+                fns = {"ours": b.ours, "stub": b.stub}
+                flip = (rnd + k + m) % 2 == 1
+                await asyncio.wait_for(
+                    interleaved(fns, runner, n, chunk, flip, samples[(b.name, mode)]), RUN_LIMIT
+                )
+                if b.after is not None:
+                    await b.after()
+
+    await ours.resign(ours_leader)
+    await stub.election.Resign(v3election_pb2.ResignRequest(leader=stub_leader), timeout=STUB_TIMEOUT)
+    await stub.revoke([*pool, ours_lease.id, stub_lease.ID])
+
+    rows: list[list[str]] = []
+    for b in benches:
+        for mode, n, _, _ in modes:
+            sample, total = samples[(b.name, mode)], n * cfg.rounds
+            ratio = sample.ratio()
+            t_ours, t_stub = sample.wall["ours"] / total, sample.wall["stub"] / total
+            cpu_ours, cpu_stub = sample.cpu["ours"] / total * 1e6, sample.cpu["stub"] / total * 1e6
+            if b.info:
+                target, verdict = "", "info"
+            else:
+                target = f"<= {OP_TARGET}"
+                verdict = verdicts.check(f"{b.name} {mode} {ratio:.2f}", ratio <= OP_TARGET)
+            rows.append(
+                [b.name, mode, fmt_rate(1 / t_ours), fmt_rate(1 / t_stub), f"{ratio:.3f}",
+                 target, verdict, f"{cpu_ours:.0f}", f"{cpu_stub:.0f}"]
+            )  # fmt: skip
+    title = (
+        f"1. Our client vs raw generated stub: {cfg.rounds} rounds x {cfg.seq_ops} sequential / "
+        f"{cfg.conc_ops} concurrent ops per side, alternating ours/stub every {SEQ_CHUNK} / {CONC_CHUNK} "
+        f"ops;\n   ops/s over all rounds, ours/stub time from the adjacent chunk pairs' ratios\n   (median per order ours-first / stub-first, geometric mean of the two)"
+    )
+    footnote = (
+        "   * diagnostic: the stub side also sends the Range that campaign() uses to check the "
+        "leader key\n     still exists (etcd-io/etcd#19597), i.e. the same three RPCs as ours"
+    )
+    header = ["op", "mode", "ours ops/s", "stub ops/s", "ours/stub time", "target", "",
+              "ours CPU us/op", "stub CPU us/op"]  # fmt: skip
+    return "\n".join([title, table(header, rows), footnote])
+
+
+# ----------------------------------------------------------------------------- 2. fail-over
+
+
+async def wait_candidates(client: EtcdClient, name: str, count: int, limit: float = 10.0) -> None:
+    """Poll until the election has `count` candidate keys (untimed)."""
+    deadline = time.monotonic() + limit
+    while len((await client.get_prefix(f"{name}/", keys_only=True)).kvs) < count:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{name}: fewer than {count} candidates after {limit} s")
+        await asyncio.sleep(0.002)
+
+
+async def failover_ours(a: EtcdClient, b: EtcdClient, lease_a: int, lease_b: int, name: str) -> float:
+    leader = await a.campaign(name, lease_a, b"a", timeout=10)
+
+    async def candidate() -> tuple[LeaderKey, float]:
+        won = await b.campaign(name, lease_b, b"b", timeout=20)
+        return won, time.perf_counter()
+
+    task = asyncio.create_task(candidate())
+    try:
+        await wait_candidates(a, name, 2)
+        await asyncio.sleep(SETTLE)
+        start = time.perf_counter()
+        await a.resign(leader)
+        won, end = await asyncio.wait_for(task, 10)
+        await b.resign(won)
+        return end - start
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, EtcdError):
+                await task
+
+
+async def stop_process(proc: asyncio.subprocess.Process) -> None:
+    """Terminate the child we started, then kill it if it does not exit in time (bounded)."""
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.terminate()
+        try:
+            await asyncio.wait_for(proc.wait(), 5)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(proc.wait(), 5)
+
+
+async def failover_etcdctl(etcd: EmbeddedEtcd, a: EtcdClient, lease_a: int, name: str) -> float:
+    leader = await a.campaign(name, lease_a, b"a", timeout=10)
+    proc = await asyncio.create_subprocess_exec(
+        *etcd.etcdctl_cmd("elect", name, "etcdctl"),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        env=etcd.etcdctl_env(),
+    )
+    try:
+        assert proc.stdout is not None
+        await wait_candidates(a, name, 2)  # etcdctl is up and queued behind our leader
+        await asyncio.sleep(SETTLE)
+        start = time.perf_counter()
+        await a.resign(leader)
+        line = await asyncio.wait_for(proc.stdout.readline(), 10)  # the win line: the leader key
+        end = time.perf_counter()
+        if not line.startswith(name.encode()):
+            raise RuntimeError(f"etcdctl elect printed {line!r} (exit code {proc.returncode})")
+        return end - start
+    finally:
+        await stop_process(proc)  # etcdctl resigns and revokes its session lease on SIGTERM
+
+
+async def bench_failover(cfg: Config, etcd: EmbeddedEtcd, verdicts: Verdicts) -> str:
+    endpoints = etcd.endpoints
+    async with EtcdClient(endpoints) as a, EtcdClient(endpoints) as b:
+        lease_a, lease_b = await a.lease_grant(60), await b.lease_grant(60)
+        keeps: list[KeepAlive] = [await a.keep_alive(lease_a), await b.keep_alive(lease_b)]
+        # warm up both paths once
+        await failover_ours(a, b, lease_a.id, lease_b.id, "bench/fo/warm/ours")
+        await failover_etcdctl(etcd, a, lease_a.id, "bench/fo/warm/etcdctl")
+        ours: list[float] = []
+        ctl: list[float] = []
+        for i in range(cfg.failover_trials):
+            order = ["ours", "etcdctl"] if i % 2 == 0 else ["etcdctl", "ours"]
+            for side in order:
+                if side == "ours":
+                    ours.append(await failover_ours(a, b, lease_a.id, lease_b.id, f"bench/fo/ours/{i}"))
+                else:
+                    ctl.append(await failover_etcdctl(etcd, a, lease_a.id, f"bench/fo/etcdctl/{i}"))
+        lost = [k for k in keeps if k.lost]
+        for k in keeps:
+            k.cancel()
+        await a.lease_revoke(lease_a.id)
+        await b.lease_revoke(lease_b.id)
+    if lost:
+        raise RuntimeError(f"a candidate lease was lost during the fail-over trials: {lost}")
+    ratio = statistics.median(ours) / statistics.median(ctl)
+    verdict = verdicts.check(f"fail-over ours/etcdctl {ratio:.2f}", ratio <= FAILOVER_TARGET)
+    rows = [
+        ["ours (2 EtcdClient candidates)", str(len(ours)), fmt_ms(statistics.median(ours)),
+         fmt_ms(percentile(ours, 95)), fmt_ms(min(ours)), fmt_ms(max(ours))],
+        ["etcdctl elect (waiting candidate)", str(len(ctl)), fmt_ms(statistics.median(ctl)),
+         fmt_ms(percentile(ctl, 95)), fmt_ms(min(ctl)), fmt_ms(max(ctl))],
+    ]  # fmt: skip
+    p95_ratio = percentile(ours, 95) / percentile(ctl, 95)
+    return "\n".join(
+        [
+            "2. Fail-over latency: leader resign() -> waiting candidate elected (alternating trials)",
+            table(["candidate", "trials", "median ms", "p95 ms", "min ms", "max ms"], rows),
+            f"ratio ours/etcdctl (median) {ratio:.3f}  target <= {FAILOVER_TARGET}  {verdict}"
+            f"   (p95 ratio {p95_ratio:.3f})",
+        ]
+    )
+
+
+# ----------------------------------------------------------------------------- 3. leases
+
+
+async def bench_leases(cfg: Config, endpoints: list[str], stub: Stubs, verdicts: Verdicts) -> str:
+    n, ttl = cfg.lease_count, cfg.lease_ttl
+    async with EtcdClient(endpoints) as client:
+        leases: list[Lease] = await gather_batched([lambda: client.lease_grant(ttl) for _ in range(n)])
+        handles = [await client.keep_alive(lease) for lease in leases]
+        gc.collect()
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        await asyncio.sleep(cfg.lease_seconds)
+        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+        lost = {h.lease_id for h in handles if h.lost}
+        alive = set(await client.leases())
+        missing = {lease.id for lease in leases if lease.id not in alive}
+        renewals = sum(h.renewals for h in handles)
+        reasons = sorted({h.loss_reason or "" for h in handles if h.lost})
+        for h in handles:
+            h.cancel()
+    await stub.revoke([lease.id for lease in leases])
+    expiries = len(lost | missing)
+    verdict = verdicts.check(f"lease expiries {expiries}", expiries == 0)
+    rows = [
+        ["unintended expiries (lost handles + missing from leases())",
+         f"{expiries} ({len(lost)} lost, {len(missing)} missing)", f"target 0  {verdict}"],
+        ["renewals answered", f"{renewals:,} ({renewals / wall:,.0f}/s)",
+         f"one per lease every TTL/3: <= {n * int(wall / (ttl / 3)):,}"],
+        ["process CPU over the window", f"{100 * cpu / wall:.1f} %", f"{cpu:.2f} s CPU / {wall:.1f} s wall"],
+    ]  # fmt: skip
+    out = [
+        f"3. {n:,} leases (TTL {ttl} s) kept alive from one client for {cfg.lease_seconds:.0f} s",
+        table(["figure", "value", "note"], rows),
+    ]
+    if reasons:
+        out.append("loss reasons: " + "; ".join(reasons))
+    return "\n".join(out)
+
+
+# ----------------------------------------------------------------------------- 4. watch
+
+
+@dataclass(slots=True)
+class WatchResult:
+    events_per_s: float
+    puts_per_s: float
+    latencies: list[float]
+    received: int
+    cpu_per_event: float  # process CPU seconds (writer + watcher) per event
+
+
+async def write_burst(stub: Stubs, prefix: str, total: int) -> float:
+    """Put `total` fresh keys, 64 at a time, each value the send time in ns; returns the duration."""
+    base = prefix.encode()
+
+    async def one(i: int) -> None:
+        value = str(time.perf_counter_ns()).encode()
+        await stub.kv.Put(rpc_pb2.PutRequest(key=base + str(i).encode(), value=value), timeout=STUB_TIMEOUT)
+
+    return await run_concurrent(one, total)
+
+
+async def watch_round(
+    side: str, ours: EtcdClient, stub: Stubs, writer: Stubs, prefix: str, total: int
+) -> WatchResult:
+    """One burst of `total` puts under `prefix`, watched by our client or by the raw stub."""
+    latencies: list[float] = []
+    received = 0
+    ready = asyncio.Event()
+    last_event = 0.0
+    head = await writer.kv.Range(rpc_pb2.RangeRequest(key=b"bench/"), timeout=STUB_TIMEOUT)
+    rev = int(head.header.revision)
+
+    def take(values: Sequence[bytes]) -> bool:
+        nonlocal received, last_event
+        now = time.perf_counter_ns()
+        latencies.extend((now - int(v)) / 1e9 for v in values)
+        received += len(values)
+        if received >= total:
+            last_event = time.perf_counter()
+            return True
+        return False
+
+    async def read_ours() -> None:
+        async with ours.watch_prefix(prefix, start_revision=rev + 1) as watch:
+            ready_task = asyncio.create_task(_set_when(lambda: watch.connected, ready))
+            try:
+                async for item in watch:
+                    if isinstance(item, WatchEvents) and take([e.kv.value for e in item.events]):
+                        return
+            finally:
+                ready_task.cancel()
+
+    async def read_stub() -> None:
+        raw = prefix.encode()
+        call = stub.watch.Watch()
+        try:
+            await call.write(
+                rpc_pb2.WatchRequest(
+                    create_request=rpc_pb2.WatchCreateRequest(
+                        key=raw, range_end=prefix_range_end(raw), start_revision=rev + 1,
+                        progress_notify=True,
+                    )
+                )
+            )  # fmt: skip
+            async for resp in call:
+                if resp.created:
+                    ready.set()
+                elif resp.events and take([e.kv.value for e in resp.events]):
+                    return
+        finally:
+            call.cancel()
+
+    reader = asyncio.create_task(read_ours() if side == "ours" else read_stub())
+    try:
+        await asyncio.wait_for(ready.wait(), 10)
+        gc.collect()
+        cpu0 = time.process_time()
+        start = time.perf_counter()
+        write_time = await asyncio.wait_for(write_burst(writer, prefix, total), RUN_LIMIT)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(reader), 30)
+    finally:
+        if not reader.done():
+            reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+    end = last_event if received >= total else time.perf_counter()
+    cpu = time.process_time() - cpu0
+    await stub.kv.DeleteRange(
+        rpc_pb2.DeleteRangeRequest(key=prefix.encode(), range_end=prefix_range_end(prefix.encode())),
+        timeout=STUB_TIMEOUT,
+    )
+    return WatchResult(
+        received / (end - start), total / write_time, latencies, received, cpu / max(received, 1)
+    )
+
+
+async def _set_when(condition: Callable[[], bool], event: asyncio.Event, limit: float = 10.0) -> None:
+    """Set `event` once `condition()` holds (polled: Watch.connected has no event to wait on)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if condition():
+            event.set()
+            return
+        await asyncio.sleep(0.001)
+
+
+async def bench_watch(cfg: Config, ours: EtcdClient, stub: Stubs, verdicts: Verdicts) -> str:
+    results: dict[str, list[WatchResult]] = {"ours": [], "stub": []}
+    writer = Stubs(ours.endpoint.target)  # its own channel: neither watcher shares the writer's
+    try:
+        await watch_round("ours", ours, stub, writer, "bench/w/warm-ours/", 2 * WIDTH)
+        await watch_round("stub", ours, stub, writer, "bench/w/warm-stub/", 2 * WIDTH)
+        for rnd in range(cfg.watch_rounds):
+            for side in ["ours", "stub"] if rnd % 2 == 0 else ["stub", "ours"]:
+                prefix = f"bench/w/{side}/{rnd}/"
+                results[side].append(await watch_round(side, ours, stub, writer, prefix, cfg.watch_puts))
+    finally:
+        await writer.close()
+    rows: list[list[str]] = []
+    rates: dict[str, float] = {}
+    for side, label in (("ours", "ours: watch_prefix"), ("stub", "stub: Watch stream")):
+        rs = results[side]
+        rates[side] = statistics.median(r.events_per_s for r in rs)
+        lat = [x for r in rs for x in r.latencies]
+        got = sum(r.received for r in rs)
+        want = cfg.watch_puts * len(rs)
+        rows.append(
+            [label, f"{got:,}/{want:,}", fmt_rate(rates[side]),
+             fmt_rate(statistics.median(r.puts_per_s for r in rs)),
+             fmt_ms(statistics.median(lat)), fmt_ms(percentile(lat, 95)),
+             f"{1e6 * statistics.median(r.cpu_per_event for r in rs):.0f}"]
+        )  # fmt: skip
+    complete = all(r.received >= cfg.watch_puts for rs in results.values() for r in rs)
+    verdict = verdicts.check("watch delivered every event", complete)
+    header = ["watcher", "events", "events/s", "writer puts/s", "median put->event ms", "p95 ms",
+              "process CPU us/event"]  # fmt: skip
+    return "\n".join(
+        [
+            f"4. Watch: {cfg.watch_puts:,} puts ({WIDTH} concurrent, raw-stub writer) per round, "
+            f"{cfg.watch_rounds} round(s) per side",
+            table(header, rows),
+            f"events/s ours/stub {rates['ours'] / rates['stub']:.3f}   every event delivered: {verdict}",
+        ]
+    )
+
+
+# ----------------------------------------------------------------------------- main
+
+
+async def run(cfg: Config, etcd: EmbeddedEtcd, quick: bool) -> int:
+    verdicts = Verdicts()
+    endpoints = etcd.endpoints
+    stub = Stubs(endpoints[0])
+    started = time.perf_counter()
+    sections: list[str] = []
+    try:
+        async with EtcdClient(endpoints) as ours:
+            sections.append(await bench_ops(cfg, ours, stub, verdicts))
+            print(sections[-1] + "\n", flush=True)
+            sections.append(await bench_failover(cfg, etcd, verdicts))
+            print(sections[-1] + "\n", flush=True)
+            sections.append(await bench_leases(cfg, endpoints, stub, verdicts))
+            print(sections[-1] + "\n", flush=True)
+            sections.append(await bench_watch(cfg, ours, stub, verdicts))
+            print(sections[-1] + "\n", flush=True)
+    finally:
+        await stub.close()
+    total = len(verdicts.passed) + len(verdicts.failed)
+    failed = "; ".join(verdicts.failed) or "none"
+    print(
+        f"SUMMARY ({'quick' if quick else 'full'} run, {time.perf_counter() - started:.0f} s): "
+        f"{len(verdicts.passed)}/{total} targets met; FAIL: {failed}",
+        flush=True,
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="smaller counts, a 10 s lease soak (< 1 minute)")
+    args = parser.parse_args(argv)
+    cfg = QUICK if args.quick else FULL
+    etcd = EmbeddedEtcd(members=1)
+    etcd.start()
+    try:
+        print(
+            f"election-tui client benchmark: etcd {etcd.endpoints[0]} (single member, embedded), "
+            f"Python {platform.python_version()}, grpcio {grpc.__version__}, "
+            f"{'--quick' if args.quick else 'full run'}\n",
+            flush=True,
+        )
+        return asyncio.run(run(cfg, etcd, args.quick))
+    finally:
+        etcd.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
