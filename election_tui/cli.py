@@ -10,8 +10,10 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import sys
 from collections.abc import Iterator, Sequence
+from typing import NoReturn
 
 from .config import ConfigError, ConnectionConfig, add_connection_flags, connection_config
 from .etcd import EtcdError
@@ -20,8 +22,15 @@ USAGE_EXIT = 2
 ETCDCTL_DEFAULT = ("127.0.0.1:2379",)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, except that bad input gets one line on stderr (not the usage) and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE_EXIT, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="election-tui",
         description="See and drive etcd leader elections. With no command: the dashboard.",
     )
@@ -104,8 +113,8 @@ def _run(args: argparse.Namespace) -> int:
         if command == "list":
             return asyncio.run(commands.list_elections(config, args.prefix, as_json=args.json, out=out))
         ttl = commands.parse_ttl(args.ttl)
-        if args.timeout is not None and args.timeout <= 0:
-            raise ConfigError(f"--timeout must be positive, not {args.timeout}")
+        if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout > 0):
+            raise ConfigError(f"--timeout must be positive (a finite number of seconds), not {args.timeout}")
         return asyncio.run(
             commands.campaign(
                 config, args.name, args.value, ttl=ttl, timeout=args.timeout, as_json=args.json, out=out

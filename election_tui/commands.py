@@ -13,8 +13,8 @@ from typing import Any, TextIO
 
 from .config import ConfigError, ConnectionConfig
 from .election import LeaderElection
-from .etcd import EtcdClient, EtcdError, KeyValue, NoLeaderError, Unavailable
-from .etcd.client import election_name, validate_ttl
+from .etcd import EtcdClient, EtcdError, EtcdTimeout, KeyValue, NoLeaderError, Unavailable
+from .etcd.client import election_name, to_bytes, validate_ttl
 from .model import ElectionState, display
 
 LOST_EXIT = 1
@@ -41,8 +41,10 @@ async def connected(config: ConnectionConfig) -> AsyncIterator[EtcdClient]:
     client = config.client()
     try:
         try:
-            await asyncio.wait_for(client.status(), config.dial_timeout)
-        except (TimeoutError, Unavailable) as err:
+            await client.status(timeout=config.dial_timeout)
+        except (EtcdTimeout, Unavailable) as err:
+            if "TLS" in err.detail:
+                raise ConfigError(str(err)) from err  # the certificate, not the network, is wrong
             where = ",".join(str(e) for e in client.endpoints)
             raise ConfigError(f"cannot reach etcd at {where} within {config.dial_timeout:g} s") from err
         yield client
@@ -168,7 +170,7 @@ async def campaign(
                 )
             else:
                 print(_text(key.key), file=out)
-                print(value, file=out, flush=True)
+                print(_text(to_bytes(value)), file=out, flush=True)
             lost = asyncio.create_task(election.wait_lost())
             stopped = asyncio.create_task(stop.wait())
             await asyncio.wait({lost, stopped}, return_when=asyncio.FIRST_COMPLETED)

@@ -207,10 +207,15 @@ class Dashboard:
                     version=status.version,
                     members=members,
                     connection=connection,
+                    error=None if connection == "connecting" else self.cluster.error,
                 )
             except EtcdError as err:
                 if self.cluster.connection == "connected":
                     self._set_cluster(connection="stale", error=str(err))
+                elif self.cluster.error != str(err):
+                    # Not connected yet (the first read retries for long): say why meanwhile,
+                    # e.g. a refused TLS handshake, rather than "connecting" in silence.
+                    self._set_cluster(error=str(err))
             await asyncio.sleep(self.status_every)
 
     async def _members(self, names: dict[int, str], leader: int) -> tuple[MemberInfo, ...]:

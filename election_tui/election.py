@@ -172,10 +172,14 @@ class LeaderElection:
 
     async def _guard_key(self, leader: LeaderKey) -> None:
         """Watch our own key from its creation: deleted or re-created means we lost."""
+        start = leader.rev
         while not self._lost.is_set():
-            async with self.client.watch_key(leader.key, start_revision=leader.rev) as watch:
+            async with self.client.watch_key(leader.key, start_revision=start) as watch:
                 async for item in watch:
                     if isinstance(item, WatchCompacted):
+                        # Resume from the oldest revision kept, not leader.rev again: that one
+                        # stays compacted, and watching it would re-read the key forever.
+                        start = item.compact_revision
                         break
                     if not isinstance(item, WatchEvents):
                         continue

@@ -9,6 +9,13 @@
         await client.lease_revoke(lease.id)
 """
 
+import os as _os
+
+# gRPC's C core logs failed TLS handshakes (and more) to stderr at INFO level by default, which
+# breaks "one line on stderr" for the CLI and scribbles over the TUI. It reads the variable when
+# it is first imported, which is below; a user's own setting wins.
+_os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+
 from .blocking import BlockingEtcdClient, BlockingKeepAlive
 from .client import Compare, EtcdClient, Op, prefix_range_end
 from .errors import (

@@ -37,7 +37,12 @@ def to_bytes(value: BytesLike, what: str = "value") -> bytes:
     if isinstance(value, bytes):
         return value
     if isinstance(value, str):
-        return value.encode()
+        try:
+            # surrogateescape: non-UTF-8 bytes that reached us as a str (argv, file names) go
+            # back to the very bytes they came from, as etcdctl would send them.
+            return value.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError as err:
+            raise InvalidArgument(f"{what} is not valid text: {err.reason} at position {err.start}") from None
     raise InvalidArgument(f"{what} must be str or bytes, not {type(value).__name__}")
 
 

@@ -159,13 +159,19 @@ class Candidate:
         self.paused = False
         self.expiring = False
         self.last_error = None
+        previous = self._election
         election = LeaderElection(self.client, self.name, self.value, self.ttl)
         election.on_lost(self._on_lost)
         self._election = election
         self._set(State.CAMPAIGNING)
-        self._task = asyncio.create_task(self._campaign(election), name=f"candidate-{self.id}")
+        self._task = asyncio.create_task(self._campaign(election, previous), name=f"candidate-{self.id}")
 
-    async def _campaign(self, election: LeaderElection) -> None:
+    async def _campaign(self, election: LeaderElection, previous: LeaderElection | None = None) -> None:
+        if previous is not None:
+            # A lost leadership (key deleted, write refused...) can leave the old lease alive and
+            # renewed; nobody else would ever revoke it once it is replaced.
+            with contextlib.suppress(EtcdError):
+                await previous.resign()
         try:
             await election.campaign(self.campaign_timeout)
         except CampaignTimeout as err:
@@ -232,8 +238,10 @@ class Candidate:
         """Leave politely: resign (or withdraw from the queue), stop renewing, revoke."""
         election = self._require(State.CAMPAIGNING, State.LEADER, State.STALE)
         await self._stop_campaign()
-        await election.resign()
+        # Stop believing before the key goes: the next candidate is elected the moment Resign
+        # deletes it, and two candidates must never both believe they lead (unless one is stale).
         self._leave(State.RESIGNED, "resigned")
+        await election.resign()
 
     def let_expire(self) -> None:
         """Stop renewing on purpose: the key dies with the lease after the TTL."""
@@ -246,8 +254,8 @@ class Candidate:
         """Crash: the lease (and so the key) goes at once."""
         election = self._require(State.CAMPAIGNING, State.LEADER, State.STALE)
         await self._stop_campaign()
+        self._leave(State.REVOKED, "lease revoked (crash)")  # a crashed process believes nothing
         await election.crash()
-        self._leave(State.REVOKED, "lease revoked (crash)")
 
     def pause(self) -> None:
         """Partition: keep-alives stop reaching etcd; the candidate does not know it yet."""

@@ -1,0 +1,1 @@
+"""Fault-injection suite (marker `fault`): kill, pause, blackhole, reset, compaction, auth, TLS."""

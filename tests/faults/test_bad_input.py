@@ -1,0 +1,296 @@
+"""Case 11: bad input through the CLI, the API and the UI: refused clearly, or shown literally."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import signal
+import subprocess
+import sys
+
+import pytest
+from helpers import LineReader, eventually, stop_process
+from rich.text import Text
+from textual.widgets import Button, Input, Label
+
+from election_tui.cli import main
+from election_tui.config import ConnectionConfig
+from election_tui.dashboard import Dashboard
+from election_tui.election import LeaderElection
+from election_tui.embedded import EmbeddedEtcd
+from election_tui.etcd import EtcdClient, InvalidArgument, RequestTooLarge
+from election_tui.model import display
+from election_tui.sim import Candidate, Fleet, State
+from election_tui.ui.app import ElectionApp
+from election_tui.ui.elections import row_key
+from election_tui.ui.modals import LaunchScreen
+
+from ._support import cli_env, closed_port, run_cli
+
+pytestmark = pytest.mark.fault
+
+MIB = 1024 * 1024
+TOO_LARGE = [int(1.5 * MIB) + 1024, 3 * MIB]  # over etcd's limit; over gRPC's limit as well
+MARKUP = b"[bold red]x[/]"
+ESCAPES = b"\x1b[2J\x1b]0;pwned\x07\r\n\xe2\x80\xae"  # clear screen, set title, CR LF, bidi override
+BAD_TTLS = ["0", "-1", "9000000001", "abc", "1.5", ""]
+
+
+# -- CLI ------------------------------------------------------------------------------------
+
+
+def _one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("election-tui: error: "), err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["leader", ""], "must not be empty"),
+        (["leader", "   "], "must not be empty"),
+        (["observe", " \t"], "must not be empty"),
+        (["campaign", "", "v"], "must not be empty"),
+        *[(["campaign", "e", "v", f"--ttl={ttl}"], "TTL") for ttl in BAD_TTLS],
+        (["campaign", "e", "v", "--timeout=0"], "--timeout must be positive"),
+        (["leader", "e", "--dial-timeout=-1"], "--dial-timeout must be a positive"),
+        (["leader", "e", "--endpoints", "not an endpoint"], "invalid endpoint"),
+        (["leader", "e", "--cacert", "/no/such/ca.pem"], "--cacert"),
+    ],
+)
+def test_the_cli_refuses_bad_input_with_exit_2_and_one_line(
+    args: list[str], says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if "--endpoints" not in args:
+        args = [*args, "--endpoints", f"127.0.0.1:{closed_port()}"]  # never reached
+    assert main(args) == 2
+    assert says in _one_error_line(capsys)
+
+
+def test_the_cli_handles_a_non_utf8_name_and_prints_values_escaped(etcd: EmbeddedEtcd, prefix: bytes) -> None:
+    name = prefix + b"\xff\xfe-e"
+    value = ESCAPES + MARKUP
+
+    async def lead() -> tuple[EtcdClient, LeaderElection]:
+        client = EtcdClient(etcd.endpoints)
+        election = LeaderElection(client, name, value, ttl=10)
+        await election.campaign(timeout=5)
+        return client, election
+
+    async def leave(client: EtcdClient, election: LeaderElection) -> None:
+        await election.resign()
+        await client.aclose()
+
+    loop = asyncio.new_event_loop()
+    try:
+        client, election = loop.run_until_complete(lead())
+        try:
+            # argv bytes that are not UTF-8 arrive as surrogate escapes, like any file name.
+            done = run_cli(["leader", name, "--endpoints", etcd.endpoints[0]], timeout=15)
+        finally:
+            loop.run_until_complete(leave(client, election))
+    finally:
+        loop.close()
+    assert done.code == 0, done
+    assert done.stdout == display(value, 1 << 30) + "\n"
+    assert "\x1b" not in done.stdout and "\r" not in done.stdout
+
+
+def test_the_cli_campaign_echoes_its_value_escaped(etcd: EmbeddedEtcd, prefix: bytes) -> None:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "election_tui",
+            "campaign",
+            prefix + b"e",
+            ESCAPES,
+            "--endpoints",
+            etcd.endpoints[0],
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=cli_env(),
+    )
+    try:
+        assert proc.stdout is not None
+        lines = LineReader(proc.stdout).wait_for(lambda seen: len(seen) >= 2, timeout=10)
+        proc.send_signal(signal.SIGTERM)  # our own child: resign and revoke
+        assert proc.wait(timeout=10) == 0
+    finally:
+        stop_process(proc)
+    assert all(b"\x1b" not in line for line in lines), lines
+
+
+# -- API ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", [b"", b"   ", "", " \t\n"])
+async def test_blank_election_names_are_invalid_everywhere(
+    etcd: EmbeddedEtcd, name: bytes | str, clients
+) -> None:
+    client = clients(etcd.endpoints)
+    lease = await client.lease_grant(5)
+    try:
+        with pytest.raises(InvalidArgument, match="must not be empty"):
+            await client.campaign(name, lease.id, b"v")
+        with pytest.raises(InvalidArgument):
+            await client.leader(name)
+        with pytest.raises(InvalidArgument):
+            LeaderElection(client, name, b"v")
+        with pytest.raises(InvalidArgument):
+            Candidate(client, name, b"v")
+    finally:
+        await client.lease_revoke(lease.id)
+
+
+@pytest.mark.parametrize("ttl", [0, -1, 9_000_000_001, "10", 1.5, True, None])
+async def test_bad_ttls_are_invalid_before_anything_is_sent(
+    etcd: EmbeddedEtcd, prefix: bytes, ttl: object, clients
+) -> None:
+    client = clients(etcd.endpoints)
+    before = set(await client.leases())
+    dash = Dashboard(client, prefix)
+    with pytest.raises(InvalidArgument, match="TTL"):
+        await client.lease_grant(ttl)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgument, match="TTL"):
+        LeaderElection(client, prefix + b"e", b"v", ttl=ttl)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgument, match="TTL"):
+        dash.launch(prefix + b"e", "v", ttl)  # type: ignore[arg-type]
+    assert len(dash.fleet) == 0 and set(await client.leases()) == before
+
+
+@pytest.mark.parametrize("size", TOO_LARGE, ids=["1.5MiB+1KiB", "3MiB"])
+async def test_a_value_over_the_request_limit_is_refused_and_nothing_is_half_written(
+    etcd: EmbeddedEtcd, prefix: bytes, size: int, clients
+) -> None:
+    client = clients(etcd.endpoints)
+    huge = b"x" * size
+    name = prefix + b"e"
+    with pytest.raises(RequestTooLarge, match=r"1\.5 MiB"):
+        await client.put(prefix + b"k", huge)
+
+    async with Fleet(client) as fleet:
+        # A candidate whose value is too large: lost with the reason, no key written.
+        big = fleet.launch(name, huge, 10)
+        await big.wait_for(State.LOST, timeout=5)
+        assert "--max-request-bytes" in (big.last_error or "")
+        assert (await client.get_prefix(name + b"/")).count == 0
+        # A leader proclaiming too much: refused, still leading with its old value.
+        small = fleet.launch(name, "small", 10)
+        await small.wait_for(State.LEADER, timeout=5)
+        with pytest.raises(RequestTooLarge):
+            await small.proclaim(huge)
+        assert small.state is State.LEADER
+        assert (await client.leader(name)).value == b"small"
+        # The client is fine afterwards.
+        await client.put(prefix + b"k", b"fits")
+        assert (await client.get(prefix + b"k")).value == b"fits"  # type: ignore[union-attr]
+        leases = fleet.lease_ids()
+    assert not leases & set(await client.leases())  # closing the fleet revoked both leases
+
+
+async def test_non_utf8_markup_and_escapes_round_trip_and_display_literally(
+    etcd: EmbeddedEtcd, prefix: bytes, clients
+) -> None:
+    client = clients(etcd.endpoints)
+    name = prefix + b"\xff\xfe[bold]e"
+    value = b"\xc3\x28" + MARKUP + ESCAPES
+    dash = Dashboard(client, prefix)
+    dash.start()
+    try:
+        await asyncio.wait_for(dash.loaded.wait(), 5)
+        (cand,) = dash.launch(name, value, 10)
+        await cand.wait_for(State.LEADER, timeout=5)
+        assert (await client.leader(name)).value == value  # bytes kept exactly
+        await eventually(lambda: dash.state.leader(name), timeout=5, what="model sees the leader")
+        lead = dash.state.leader(name)
+        assert lead is not None and lead.value == value
+        shown = display(lead.value, 200)
+        assert shown == "\\xc3([bold red]x[/]\\x1b[2J\\x1b]0;pwned\\x07\\r\\n\\u202e"
+        assert display(name, 200).endswith("\\xff\\xfe[bold]e")
+        assert Text(shown).plain == shown  # a Text is never parsed as markup
+        # str names: non-UTF-8 bytes that came as surrogate escapes (argv) map back to the
+        # bytes; text that cannot be encoded at all is refused, not crashed on.
+        assert Candidate(client, "e\udcff", b"v").name == b"e\xff"
+        with pytest.raises(InvalidArgument, match="not valid text"):
+            Candidate(client, "e\ud800", b"v")
+    finally:
+        await dash.close()
+
+
+# -- UI -------------------------------------------------------------------------------------
+
+
+async def test_the_app_shows_markup_and_escapes_literally_in_its_cells(etcd: EmbeddedEtcd) -> None:
+    prefix = f"m{secrets.token_hex(2)}/".encode()  # short: the whole name fits in its cell
+    name = prefix + b"[b]\x1b[2J"
+    value = MARKUP + b"\x1b]0;t\x07"
+    app = ElectionApp(ConnectionConfig(endpoints=tuple(etcd.endpoints)), prefix=prefix)
+    async with app.run_test(size=(200, 40)) as pilot:
+        dash = app.session
+        await asyncio.wait_for(dash.loaded.wait(), 5)
+        (cand,) = dash.launch(name, value, 10)
+        await cand.wait_for(State.LEADER, timeout=5)
+        table = app.elections
+
+        def cell(column: str) -> str | None:
+            try:
+                content = table.get_cell(row_key(name), column)
+            except Exception:
+                return None
+            return content.plain if isinstance(content, Text) else str(content)
+
+        await eventually(lambda: cell("leader"), timeout=5, what="a row for the election")
+        await pilot.pause(0.1)
+        assert cell("name") == display(name, 32) == f"{prefix.decode()}[b]\\x1b[2J"
+        assert cell("leader") == display(value, 24)
+        assert cell("leader").startswith("[bold red]x[/]\\x1b]0;t")  # type: ignore[union-attr]
+        fleet_value = app.fleet_table.get_cell(str(cand.id), "value")
+        assert isinstance(fleet_value, Text) and fleet_value.plain == display(value, 16)
+        await pilot.press("q")
+
+
+@pytest.mark.parametrize(
+    "field, text, complaint",
+    [
+        ("name", "", "election name is needed"),
+        ("name", "   ", "election name is needed"),
+        *[("ttl", ttl, "whole number from 1 to 86400") for ttl in ["0", "-1", "abc", "1.5", "86401", ""]],
+        ("count", "0", "whole number from 1 to 100"),
+    ],
+)
+async def test_the_launch_form_refuses_bad_input_inline(field: str, text: str, complaint: str) -> None:
+    app = ElectionApp(ConnectionConfig(endpoints=(f"127.0.0.1:{closed_port()}",)))
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("n")
+        await pilot.pause(0.05)
+        form = app.screen
+        assert isinstance(form, LaunchScreen)
+        assert not form.query_one("#ok", Button).disabled  # the defaults are fine
+        form.query_one(f"#{field}", Input).value = text
+        await pilot.pause(0.05)
+        assert form.query_one("#ok", Button).disabled
+        error = form.query_one(f"#{field}-error", Label).content
+        assert complaint in (error.plain if isinstance(error, Text) else str(error))
+        await pilot.press("enter")  # submitting is refused too: the form stays
+        assert app.screen is form and len(app.session.fleet) == 0
+        await pilot.press("escape")
+        await pilot.press("q")
+
+
+async def test_the_launch_form_refuses_a_value_over_the_request_limit() -> None:
+    app = ElectionApp(ConnectionConfig(endpoints=(f"127.0.0.1:{closed_port()}",)))
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("n")
+        await pilot.pause(0.05)
+        form = app.screen
+        assert isinstance(form, LaunchScreen)
+        form.query_one("#value", Input).value = "é" * (int(0.75 * MIB) + 1)  # 2 bytes each
+        await pilot.pause(0.05)
+        assert form.query_one("#ok", Button).disabled
+        await pilot.press("escape")
+        await pilot.press("q")
