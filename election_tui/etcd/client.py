@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
@@ -338,6 +339,8 @@ class EtcdClient:
         cancelling the awaiting task cancels the RPC. A campaign whose key vanished while it
         was being answered (etcd-io/etcd#19597) raises NotLeaderError instead of lying.
         """
+        if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+            raise InvalidArgument(f"campaign timeout must be a positive number of seconds, not {timeout}")
         if not lease_id:
             raise InvalidArgument(
                 "campaign needs a lease: grant one with lease_grant(ttl) and keep it alive "
