@@ -74,7 +74,7 @@ class ElectionApp(App[int]):
         self.view_paused = False
         self.filter_text = ""
         self.selected: bytes | None = None
-        self._closed = False
+        self._session_closed = False
 
     # -- layout -----------------------------------------------------------------------------
 
@@ -329,9 +329,9 @@ class ElectionApp(App[int]):
 
     async def shutdown_session(self) -> None:
         """Revoke every lease we created, then close the client (idempotent)."""
-        if self._closed:
+        if self._session_closed:
             return
-        self._closed = True
+        self._session_closed = True
         if self.dash is not None:
             if len(self.dash.fleet):
                 self.notify(f"revoking {len(self.dash.fleet.lease_ids())} lease(s)…", timeout=2)

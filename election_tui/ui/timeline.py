@@ -18,7 +18,7 @@ def entry_text(entry: TimelineEntry) -> Text:
     stamp = time.strftime("%H:%M:%S", time.localtime(entry.time))
     text = Text(f"{stamp} ", style="dim")
     text.append(f"r{entry.revision:<6} ", style="dim")
-    text.append(f"{entry.kind:<10}", style=TIMELINE_STYLES.get(entry.kind, ""))
+    text.append(f"{entry.kind:<11}", style=TIMELINE_STYLES.get(entry.kind, ""))  # "proclaimed" + a space
     name = literal(entry.election, 24, "bold")
     name.pad_right(25 - name.cell_len)
     text.append_text(name)
