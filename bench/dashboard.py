@@ -507,6 +507,8 @@ class BenchApp(ElectionApp):
         started = time.monotonic()
         super()._frame()
         ended = time.monotonic()
+        if not self.is_running:
+            return  # shutting down: the widgets are going away
         self.probe.frame(rev, started, ended, self.elections.row_count)
         self.probe.breakdown.add(FRAME_LABEL, ended - started)
 

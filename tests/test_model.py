@@ -238,8 +238,7 @@ def test_history_and_timeline_are_bounded() -> None:
     state = ElectionState(timeline_limit=5, history_limit=3)
     for rev in range(2, 12):
         state.apply([put(b"app", 0x1, b"v%d" % rev, 2, rev)], rev, T)
-    view = state.election(b"app")
-    assert view is not None and len(view.history) == 3 and len(state.timeline) == 5
+    assert len(state.history(b"app")) == 3 and len(state.timeline) == 5
     assert state.timeline[-1].value == b"v11"
 
 

@@ -21,7 +21,6 @@ from textual.command import Command, CommandList, CommandPalette
 from textual.keys import _character_to_key
 from textual.pilot import Pilot
 from textual.widgets import Button, Input, Label, Static
-from textual.widgets.data_table import CellDoesNotExist
 
 from election_tui.config import ConnectionConfig
 from election_tui.embedded import EmbeddedEtcd
@@ -29,7 +28,6 @@ from election_tui.etcd import EtcdClient, LeaseNotFound
 from election_tui.model import display
 from election_tui.sim import Candidate, State
 from election_tui.ui.app import ElectionApp
-from election_tui.ui.elections import row_key
 from election_tui.ui.modals import DrillScreen, FilterScreen, LaunchScreen, ProclaimScreen, ReportScreen
 from election_tui.ui.status import StatusLine
 from election_tui.ui.timeline import Timeline
@@ -80,11 +78,9 @@ async def until(
 
 def cell(app: ElectionApp, name: bytes, column: str) -> str | None:
     """The plain text of an elections-table cell, or None while the row is not shown."""
-    try:
-        value = app.elections.get_cell(row_key(name), column)
-    except CellDoesNotExist:
+    if name not in app.elections:
         return None
-    return value.plain if isinstance(value, Text) else str(value)
+    return app.elections.cell(name, column).plain
 
 
 def rows(table: object, column: str) -> list[str]:
@@ -96,7 +92,7 @@ def rows(table: object, column: str) -> list[str]:
 
 
 def timeline_text(app: ElectionApp) -> str:
-    return "\n".join(strip.text for strip in app.query_one(Timeline).lines)
+    return app.query_one(Timeline).text()
 
 
 def fleet_states(app: ElectionApp) -> list[str]:
@@ -486,7 +482,10 @@ async def test_drill_runs_under_the_prefix_and_shows_its_report(
         await pilot.pause()
         await pilot.click("#ok")
         report = await until(
-            pilot, lambda: isinstance(app.screen, ReportScreen) and app.screen, timeout=30, what="the report"
+            pilot,
+            lambda: isinstance(app.screen, ReportScreen) and app.screen.query("#report-body") and app.screen,
+            timeout=30,
+            what="the report, composed",
         )
         body = str(report.query_one("#report-body", Static).content)
         assert body.startswith("drill resign")

@@ -33,7 +33,6 @@ class ElectionView:
     last_change_time: float
     elected_revision: int
     elected_time: float
-    history: tuple[TimelineEntry, ...]
 
     @property
     def value(self) -> bytes | None:
@@ -90,7 +89,7 @@ class ElectionState:
     deletes many keys at once yields no flicker; every join and removal is still recorded.
     """
 
-    def __init__(self, *, timeline_limit: int = 2000, history_limit: int = 50) -> None:
+    def __init__(self, *, timeline_limit: int = 2000, history_limit: int = 20) -> None:
         self.revision = 0
         self._history_limit = history_limit
         self._index = CandidateIndex()
@@ -124,8 +123,12 @@ class ElectionState:
             last_change_time=meta.last_change_time,
             elected_revision=meta.elected_revision,
             elected_time=meta.elected_time,
-            history=tuple(meta.history),
         )
+
+    def history(self, name: bytes) -> tuple[TimelineEntry, ...]:
+        """Recent entries of one election (bounded): asked for on demand, not copied per view."""
+        meta = self._meta.get(name)
+        return tuple(meta.history) if meta is not None else ()
 
     def leader(self, name: bytes) -> Candidate | None:
         """What etcd's `Leader(name)` would answer, for any name (an election or not)."""

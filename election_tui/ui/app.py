@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.containers import Container, Vertical
 from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer
+from textual.widgets import Footer
 
 from ..config import ConnectionConfig
 from ..dashboard import Dashboard
@@ -23,6 +23,7 @@ from ..model import display
 from ..sim import Candidate, CandidateError
 from .elections import ElectionsTable
 from .fleet_panel import FleetTable
+from .linetable import LineTable
 from .modals import DrillScreen, FilterScreen, LaunchRequest, LaunchScreen, ProclaimScreen, ReportScreen
 from .queue import QueueTable
 from .status import StatusLine
@@ -44,10 +45,10 @@ class ElectionApp(App[int]):
         Binding("r", "resign", "Resign"),
         Binding("e", "expire", "Expire"),
         Binding("x", "crash", "Crash"),
-        Binding("z", "pause_keepalive", "Pause KA"),
+        Binding("z", "pause_keepalive", "Pause"),
         Binding("j", "rejoin", "Rejoin", show=False),
         Binding("delete", "remove", "Remove", show=False),
-        Binding("slash", "filter", "Filter"),
+        Binding("slash", "filter", "Filter", show=False),
         Binding("space", "pause_view", "Freeze", show=False),
         Binding("d", "drill", "Drill"),
         Binding("q", "quit", "Quit"),
@@ -182,10 +183,10 @@ class ElectionApp(App[int]):
             dash.cluster, paused=self.view_paused, filter_text=self.filter_text, ours=len(dash.fleet)
         )
 
-    @on(DataTable.RowHighlighted, "#elections")
-    def _election_highlighted(self) -> None:
-        name = self.elections.selected_name()
-        if name != self.selected:
+    @on(LineTable.Highlighted, "#elections")
+    def _election_highlighted(self, event: LineTable.Highlighted) -> None:
+        name = event.key if isinstance(event.key, bytes) else None
+        if name != self.selected and self.is_running:
             self.selected = name
             if self.dash is not None:
                 self._show_queue()

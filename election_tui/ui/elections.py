@@ -1,49 +1,38 @@
-"""The elections table: one row per election, updated by row-key diff, never rebuilt per event."""
+"""The elections table: one line per election; a changed election repaints its line only."""
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable
 
 from rich.text import Text
-from textual.widgets import DataTable
 
 from ..model import ElectionState, ElectionView, LeaseClock, display
+from .linetable import Column, LineTable
 from .render import TTL_WIDTH, age, lease_hex, literal, ttl_bar
 
-# (label, key, fixed width or None for "fit the content")
 COLUMNS = (
-    ("Election", "name", None),
-    ("Leader", "leader", None),
-    ("Lease", "lease", 8),
-    ("TTL", "ttl", TTL_WIDTH),
-    ("Cands", "cands", 5),
-    ("Terms", "terms", 5),
-    ("Changed", "changed", 7),
+    Column("Election", "name", 8, max_width=32),
+    Column("Leader", "leader", 6, max_width=24),
+    Column("Lease", "lease", 8),
+    Column("TTL", "ttl", TTL_WIDTH),
+    Column("Cands", "cands", 5, justify="right"),
+    Column("Terms", "terms", 5, justify="right"),
+    Column("Changed", "changed", 7),
 )
 
 
-def row_key(name: bytes) -> str:
-    return name.hex()
+class ElectionsTable(LineTable[bytes]):
+    """Every election under the prefix, sorted by name; the cursor drives the queue panel."""
 
-
-class ElectionsTable(DataTable[Text | str]):
-    """Every election under the prefix; the highlighted one drives the queue panel."""
-
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
-        self._rows: dict[str, tuple[object, ...]] = {}
-        self._names: dict[str, bytes] = {}
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(COLUMNS, id=id)
         self.filter_text = ""
-
-    def on_mount(self) -> None:
-        for label, key, width in COLUMNS:
-            self.add_column(label, key=key, width=width)
+        self._leases: dict[bytes, int] = {}
+        self._changed_at: dict[bytes, float] = {}
 
     def selected_name(self) -> bytes | None:
-        if not self.row_count:
-            return None
-        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        return self._names.get(key) if key is not None else None
+        return self.cursor_key
 
     def _visible(self, name: bytes) -> bool:
         return not self.filter_text or self.filter_text.lower() in display(name, 200).lower()
@@ -51,86 +40,60 @@ class ElectionsTable(DataTable[Text | str]):
     def sync(self, state: ElectionState, changed: Iterable[bytes] | None) -> None:
         """Redraw the changed elections (all of them when `changed` is None)."""
         if changed is None:
-            selected = self.selected_name()
-            self.clear()
-            self._rows.clear()
-            self._names.clear()
-            names: Iterable[bytes] = state.names()
-        else:
-            selected = None
-            names = sorted(changed)
-        added = False
-        for name in names:
-            key = row_key(name)
+            names = [n for n in state.names() if self._visible(n)]
+            for name in names:
+                self._show(state.election(name))
+            self.set_order(names)
+            return
+        order: list[bytes] | None = None
+        for name in changed:
             view = state.election(name)
+            present = name in self
             if view is None or not self._visible(name):
-                if key in self._rows:
-                    self.remove_row(key)
-                    del self._rows[key]
-                    del self._names[key]
+                if present:
+                    order = order if order is not None else list(self.keys)
+                    order.remove(name)
                 continue
-            data = self._row_data(view)
-            if key not in self._rows:
-                self.add_row(*self._cells(view, data), key=key)
-                self._names[key] = name
-                added = True
-            elif self._rows[key] != data:
-                for (_label, column, _width), cell, old, new in zip(
-                    COLUMNS, self._cells(view, data), self._rows[key], data, strict=True
-                ):
-                    if old != new and column not in ("ttl", "changed"):
-                        self.update_cell(key, column, cell)
-            self._rows[key] = data
-        if added and changed is not None:
-            self.sort("name", key=lambda t: t.plain if isinstance(t, Text) else t)
-        if selected is not None and row_key(selected) in self._rows:
-            self.move_cursor(row=self.get_row_index(row_key(selected)))
+            self._show(view)
+            if not present:
+                order = order if order is not None else list(self.keys)
+                bisect.insort(order, name)
+        if order is not None:
+            self.set_order(order)
 
-    @staticmethod
-    def _row_data(view: ElectionView) -> tuple[object, ...]:
+    def _show(self, view: ElectionView | None) -> None:
+        if view is None:
+            return
         leader = view.leader
-        return (
+        old = self._cells.get(view.name)
+        self._leases[view.name] = leader.lease if leader else 0
+        self._changed_at[view.name] = view.last_change_time
+        self.set_row(
             view.name,
-            leader.value if leader else None,
-            leader.lease if leader else 0,
-            None,
-            len(view.candidates),
-            view.terms,
-            view.last_change_time,
+            (
+                literal(view.name, 32, "bold"),
+                literal(leader.value, 24) if leader else Text("no leader", style="red italic"),
+                lease_hex(leader.lease if leader else 0, short=True),
+                old[3] if old else Text(""),  # countdowns are drawn by tick()
+                Text(str(len(view.candidates))),
+                Text(str(view.terms)),
+                old[6] if old else Text(""),
+            ),
         )
 
-    @staticmethod
-    def _cells(view: ElectionView, data: tuple[object, ...]) -> list[Text | str]:
-        leader = view.leader
-        return [
-            literal(view.name, 32, "bold"),
-            literal(leader.value, 24) if leader else Text("no leader", style="red italic"),
-            lease_hex(leader.lease if leader else 0, short=True),
-            Text(""),
-            Text(str(data[4]), justify="right"),
-            Text(str(data[5]), justify="right"),
-            Text(""),
-        ]
-
-    def visible_keys(self) -> list[str]:
-        """Row keys currently on screen (only those get countdowns redrawn)."""
-        top = int(self.scroll_offset.y)
-        height = max(self.size.height - 1, 0)
-        keys = []
-        for index in range(top, min(top + height, self.row_count)):
-            key = self.ordered_rows[index].key.value
-            if key is not None:
-                keys.append(key)
-        return keys
+    def set_order(self, keys: list[bytes]) -> None:  # type: ignore[override]
+        super().set_order(keys)
+        for gone in [k for k in self._leases if k not in self]:
+            del self._leases[gone], self._changed_at[gone]
 
     def visible_leases(self) -> list[int]:
-        return [lease for key in self.visible_keys() if (lease := int(self._rows[key][2]))]  # type: ignore[call-overload]
+        return [lease for name in self.visible_keys() if (lease := self._leases.get(name, 0))]
 
     def tick(self, clock: LeaseClock, granted: dict[int, int], now: float, wall: float) -> None:
-        """Redraw countdowns and ages of the visible rows only (a frame, not an event, is the unit)."""
-        for key in self.visible_keys():
-            data = self._rows[key]
-            lease = int(data[2])  # type: ignore[call-overload]
-            if lease:
-                self.update_cell(key, "ttl", ttl_bar(clock.remaining(lease, now), granted.get(lease)))
-            self.update_cell(key, "changed", Text(age(wall - float(data[6])), style="dim"))  # type: ignore[arg-type]
+        """Redraw countdowns and ages of the rows on screen only."""
+        for name in self.visible_keys():
+            lease = self._leases.get(name, 0)
+            row = list(self._cells[name])
+            row[3] = ttl_bar(clock.remaining(lease, now), granted.get(lease)) if lease else Text("")
+            row[6] = Text(age(wall - self._changed_at.get(name, wall)), style="dim")
+            self.set_row(name, row)

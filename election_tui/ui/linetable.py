@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import ClassVar, Generic, TypeVar
 
 from rich.segment import Segment
-from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
@@ -80,13 +79,13 @@ class LineTable(ScrollView, Generic[K], can_focus=True):
     class Highlighted(Message):
         """The cursor moved to another row."""
 
-        def __init__(self, table: LineTable[K], key: K | None) -> None:
+        def __init__(self, table: LineTable[Hashable], key: Hashable | None) -> None:
             super().__init__()
             self.table = table
             self.key = key
 
         @property
-        def control(self) -> LineTable[K]:
+        def control(self) -> LineTable[Hashable]:
             return self.table
 
     def __init__(self, columns: Sequence[Column], *, name: str | None = None, id: str | None = None) -> None:
@@ -198,7 +197,8 @@ class LineTable(ScrollView, Generic[K], can_focus=True):
 
     # -- drawing ----------------------------------------------------------------------------
 
-    def _render_cells(self, cells: Sequence[Text], base: Style) -> Strip:
+    def _render_cells(self, cells: Sequence[Text]) -> Strip:
+        """A row without background: the row style (zebra, cursor) goes under it when drawn."""
         segments: list[Segment] = []
         console = self.app.console
         for column, width, cell in zip(self.columns, self._widths, cells, strict=True):
@@ -209,7 +209,7 @@ class LineTable(ScrollView, Generic[K], can_focus=True):
             segments.append(Segment(" "))
             segments.extend(text.render(console, end=""))
             segments.append(Segment(" "))
-        return Strip(segments).apply_style(base)
+        return Strip(segments)
 
     def render_line(self, y: int) -> Strip:
         scroll_x = int(self.scroll_offset.x)
@@ -217,23 +217,22 @@ class LineTable(ScrollView, Generic[K], can_focus=True):
         base = self.rich_style
         if y == 0:
             header = tuple(Text(c.label) for c in self.columns)
-            style = self.get_component_rich_style("linetable--header")
-            strip = self._render_cells(header, base + style)
-            return strip.crop_extend(scroll_x, scroll_x + width, base + style)
+            style = base + self.get_component_rich_style("linetable--header")
+            return self._render_cells(header).crop_extend(scroll_x, scroll_x + width, style).apply_style(style)
         index = int(self.scroll_offset.y) + y - 1
         if index >= len(self._order):
             return Strip.blank(width, base)
         key = self._order[index]
-        strip = self._strips.get(key)
-        if strip is None:
-            strip = self._strips[key] = self._render_cells(self._cells[key], base)
+        cached = self._strips.get(key)
+        if cached is None:
+            cached = self._strips[key] = self._render_cells(self._cells[key])
         if index == self.cursor_row:
-            style = self.get_component_rich_style("linetable--cursor")
+            style = base + self.get_component_rich_style("linetable--cursor")
         elif index % 2:
-            style = self.get_component_rich_style("linetable--odd")
+            style = base + self.get_component_rich_style("linetable--odd")
         else:
-            style = Style()
-        return strip.crop_extend(scroll_x, scroll_x + width, base).apply_style(style)
+            style = base
+        return cached.crop_extend(scroll_x, scroll_x + width, style).apply_style(style)
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -258,7 +257,7 @@ class LineTable(ScrollView, Generic[K], can_focus=True):
         key = self.cursor_key
         if key != self._highlighted:
             self._highlighted = key
-            self.post_message(self.Highlighted(self, key))
+            self.post_message(self.Highlighted(self, key))  # type: ignore[arg-type]
 
     def action_cursor(self, delta: int) -> None:
         self.cursor_row = self.cursor_row + delta

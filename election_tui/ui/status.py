@@ -41,5 +41,12 @@ def status_text(info: ClusterInfo, *, paused: bool = False, filter_text: str = "
 
 
 class StatusLine(Static):
+    """One line, redrawn only when its text changes and without a relayout (its height is fixed)."""
+
+    _last: Text | None = None
+
     def show(self, info: ClusterInfo, **kwargs: object) -> None:
-        self.update(status_text(info, **kwargs))  # type: ignore[arg-type]
+        text = status_text(info, **kwargs)  # type: ignore[arg-type]
+        if text != self._last:
+            self._last = text
+            self.update(text, layout=False)
