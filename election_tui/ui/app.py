@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -158,6 +159,10 @@ class ElectionApp(App[int]):
             if changes.fleet:
                 self.fleet_table.sync(self.dash.fleet)
             self._show_status()
+        if changes.reset:
+            # Tens of thousands of long-lived objects were just made: keep the garbage
+            # collector from re-scanning them all in the middle of later frames.
+            gc.freeze()
 
     def _tick(self) -> None:
         if self.view_paused or self.dash is None or not self.is_running:
