@@ -13,6 +13,8 @@ from typing import IO, Any, TypeVar, overload
 
 T = TypeVar("T")
 
+Grant = Callable[[], Awaitable[int]]  # the `grant` fixture: a fresh 10 s lease id, revoked after the test
+
 
 @overload
 async def eventually(

@@ -11,40 +11,17 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import LineReader, eventually, stop_process
+from helpers import Grant, LineReader, eventually, stop_process
 
 from election_tui.embedded import EmbeddedEtcd
-from election_tui.etcd import EtcdClient, LeaseNotFound
+from election_tui.etcd import EtcdClient
 
 BOUND = 10.0  # seconds a CLI process may take to start, connect and answer
 
-Grant = Callable[[], Awaitable[int]]
-
-
-@pytest.fixture
-async def client(endpoints: list[str]) -> AsyncIterator[EtcdClient]:
-    async with EtcdClient(endpoints) as c:
-        yield c
-
-
-@pytest.fixture
-async def grant(client: EtcdClient) -> AsyncIterator[Grant]:
-    """Grant 10 s leases for candidates of our own; whatever is left is revoked after the test."""
-    granted: list[int] = []
-
-    async def grant_one() -> int:
-        lease = await client.lease_grant(10)
-        granted.append(lease.id)
-        return lease.id
-
-    yield grant_one
-    for lease_id in granted:
-        with contextlib.suppress(LeaseNotFound):
-            await client.lease_revoke(lease_id)
 
 
 @pytest.fixture

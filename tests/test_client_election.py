@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 import subprocess
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 
 import pytest
-from helpers import LineReader, eventually, stop_process
+from helpers import Grant, LineReader, eventually, stop_process
 
 from election_tui.embedded import EmbeddedEtcd
 from election_tui.etcd import (
@@ -24,29 +23,6 @@ from election_tui.etcd import (
 
 BOUND = 5.0  # seconds any expected election outcome may take
 
-Grant = Callable[[], Awaitable[int]]
-
-
-@pytest.fixture
-async def client(endpoints: list[str]) -> AsyncIterator[EtcdClient]:
-    async with EtcdClient(endpoints) as c:
-        yield c
-
-
-@pytest.fixture
-async def grant(client: EtcdClient) -> AsyncIterator[Grant]:
-    """Grant a 10 s lease for a candidate; whatever is left is revoked after the test."""
-    granted: list[int] = []
-
-    async def grant_one() -> int:
-        lease = await client.lease_grant(10)
-        granted.append(lease.id)
-        return lease.id
-
-    yield grant_one
-    for lease_id in granted:
-        with contextlib.suppress(LeaseNotFound):
-            await client.lease_revoke(lease_id)
 
 
 async def candidates(client: EtcdClient, name: bytes) -> list[bytes]:

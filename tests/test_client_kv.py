@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from election_tui.etcd import (
@@ -15,13 +13,6 @@ from election_tui.etcd import (
     RequestTooLarge,
     prefix_range_end,
 )
-
-
-@pytest.fixture
-async def client(endpoints: list[str]) -> AsyncIterator[EtcdClient]:
-    async with EtcdClient(endpoints) as c:
-        yield c
-
 
 # -- put / get ------------------------------------------------------------------------------
 

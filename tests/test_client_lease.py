@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 from helpers import eventually
@@ -13,12 +12,6 @@ from election_tui.embedded import EmbeddedEtcd
 from election_tui.etcd import EtcdClient, InvalidArgument, LeaseNotFound
 
 TTL = 2  # etcd 3.5's smallest TTL: the keep-alive tests run as fast as etcd allows
-
-
-@pytest.fixture
-async def client(endpoints: list[str]) -> AsyncIterator[EtcdClient]:
-    async with EtcdClient(endpoints) as c:
-        yield c
 
 
 # -- grant ----------------------------------------------------------------------------------

@@ -24,12 +24,6 @@ from election_tui.etcd import (
 BOUND = 5.0  # seconds any single expected watch item may take to arrive
 
 
-@pytest.fixture
-async def client(endpoints: list[str]) -> AsyncIterator[EtcdClient]:
-    async with EtcdClient(endpoints) as c:
-        yield c
-
-
 @pytest.fixture(scope="module")
 def crash_etcd() -> Iterator[EmbeddedEtcd]:
     """An etcd of this module's own, to kill -9 and restart without disturbing the shared one."""

@@ -18,12 +18,6 @@ Elect = Callable[..., LeaderElection]
 
 
 @pytest.fixture
-async def client(endpoints: list[str]) -> AsyncIterator[EtcdClient]:
-    async with EtcdClient(endpoints) as c:
-        yield c
-
-
-@pytest.fixture
 async def elect(client: EtcdClient) -> AsyncIterator[Elect]:
     """Make LeaderElections on the shared client; each one resigns (and revokes) after the test."""
     made: list[LeaderElection] = []

@@ -13,14 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from election_tui.embedded import EmbeddedEtcd
 from election_tui.etcd import (
     EtcdClient,
     EtcdError,
@@ -202,12 +199,6 @@ async def _play(client: EtcdClient, prefix: bytes, moves: list[Move]) -> None:
             for lease in leases:
                 with contextlib.suppress(LeaseNotFound, EtcdError):
                     await client.lease_revoke(lease)
-
-
-@pytest.fixture
-async def client(etcd: EmbeddedEtcd) -> AsyncIterator[EtcdClient]:
-    async with EtcdClient(etcd.endpoints) as c:
-        yield c
 
 
 @settings(

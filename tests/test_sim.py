@@ -19,12 +19,6 @@ Make = Callable[..., Candidate]
 
 
 @pytest.fixture
-async def client(endpoints: list[str]) -> AsyncIterator[EtcdClient]:
-    async with EtcdClient(endpoints) as c:
-        yield c
-
-
-@pytest.fixture
 async def make(client: EtcdClient) -> AsyncIterator[Make]:
     """Make candidates on the shared client; each one is closed (lease revoked) after the test."""
     made: list[Candidate] = []
