@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
+from _common import Verdicts, percentile, table
 
 from election_tui.embedded import EmbeddedEtcd
 from election_tui.etcd import EtcdClient, EtcdError, KeepAlive, LeaderKey, Lease, WatchEvents
@@ -84,38 +85,7 @@ QUICK = Config(
 )
 
 
-@dataclass(slots=True)
-class Verdicts:
-    """Every target checked, for the summary line."""
-
-    passed: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-
-    def check(self, what: str, ok: bool) -> str:
-        (self.passed if ok else self.failed).append(what)
-        return "PASS" if ok else "FAIL"
-
-
 # ----------------------------------------------------------------------------- helpers
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Plain aligned text: the first column left-aligned, the others right-aligned."""
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(cells: Sequence[str]) -> str:
-        pairs = enumerate(zip(cells, widths, strict=True))
-        parts = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in pairs]
-        return "  ".join(parts).rstrip()
-
-    return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100)."""
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
 
 
 def fmt_rate(value: float) -> str:

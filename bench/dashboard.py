@@ -41,13 +41,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
 import textual
+from _common import Verdicts, percentile, table
 from rich.console import RenderableType
 from textual._compositor import CompositorUpdate
 from textual.screen import Screen
@@ -92,36 +93,7 @@ FULL = Config(elections=1000, candidates=10, rate=2000, seconds=30.0, screen_tri
 QUICK = Config(elections=1000, candidates=10, rate=2000, seconds=10.0, screen_trials=2)
 
 
-@dataclass(slots=True)
-class Verdicts:
-    passed: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-    caveats: list[str] = field(default_factory=list)
-
-    def check(self, what: str, ok: bool) -> str:
-        (self.passed if ok else self.failed).append(what)
-        return "PASS" if ok else "FAIL"
-
-
 # ----------------------------------------------------------------------------- helpers
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Plain aligned text: the first column left-aligned, the others right-aligned."""
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(cells: Sequence[str]) -> str:
-        pairs = enumerate(zip(cells, widths, strict=True))
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in pairs).rstrip()
-
-    return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100)."""
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
 
 
 def ms(seconds: float) -> str:
