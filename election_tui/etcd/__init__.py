@@ -1,12 +1,12 @@
 """Async etcd v3 client with the complete election API; knows nothing of the dashboard.
 
-    async with EtcdClient(["127.0.0.1:2379"]) as client:
-        lease = await client.lease_grant(10)
-        keep = await client.keep_alive(lease)
-        leader = await client.campaign("my-election", lease.id, "candidate-1", timeout=5)
-        await client.proclaim(leader, "new-value")
-        await client.resign(leader)
-        await client.lease_revoke(lease.id)
+async with EtcdClient(["127.0.0.1:2379"]) as client:
+    lease = await client.lease_grant(10)
+    keep = await client.keep_alive(lease)
+    leader = await client.campaign("my-election", lease.id, "candidate-1", timeout=5)
+    await client.proclaim(leader, "new-value")
+    await client.resign(leader)
+    await client.lease_revoke(lease.id)
 """
 
 import os as _os

@@ -391,9 +391,11 @@ class EtcdClient:
         while True:
             generation = self._conn.generation
             call = None
+            metadata = None
             try:
+                metadata = await self._conn.metadata()
                 call = self._conn.stubs().election.Observe(
-                    v3election_pb2.LeaderRequest(name=name), metadata=await self._conn.metadata()
+                    v3election_pb2.LeaderRequest(name=name), metadata=metadata
                 )
                 async for resp in call:
                     backoff.reset()
@@ -403,8 +405,7 @@ class EtcdClient:
                         yield kv
             except grpc.aio.AioRpcError as err:
                 if is_invalid_token(err):
-                    metadata = await self._conn.metadata()
-                    await self._conn._authenticate(metadata[0][1] if metadata else None)
+                    await self._conn.renew_token(metadata)
                     continue
                 mapped = from_rpc_error(err)
                 if err.code() is grpc.StatusCode.UNAVAILABLE:

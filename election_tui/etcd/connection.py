@@ -37,6 +37,8 @@ class _Default(Enum):
 
 DEFAULT: Final = _Default.TOKEN
 
+Metadata = tuple[tuple[str, str], ...]  # gRPC call metadata: here, the auth token
+
 # etcd enforces a 5 s minimum between client pings (--grpc-keepalive-min-time); stay above it.
 _CHANNEL_OPTIONS: list[tuple[str, Any]] = [
     ("grpc.keepalive_time_ms", 10_000),
@@ -206,13 +208,17 @@ class Connection:
 
     # -- auth -------------------------------------------------------------------------------
 
-    async def metadata(self) -> tuple[tuple[str, str], ...] | None:
+    async def metadata(self) -> Metadata | None:
         if self._user is None:
             return None
         if self._token is None:
             await self._authenticate(None)
         assert self._token is not None
         return (("token", self._token),)
+
+    async def renew_token(self, used: Metadata | None) -> None:
+        """The token sent in `used` was refused: get a new one, unless another call already did."""
+        await self._authenticate(used[0][1] if used else None)
 
     async def _authenticate(self, stale: str | None) -> None:
         async with self._token_lock:
@@ -262,7 +268,7 @@ class Connection:
             except grpc.aio.AioRpcError as err:
                 if is_invalid_token(err) and not renewed and self._user is not None:
                     renewed = True
-                    await self._authenticate(metadata[0][1] if metadata else None)
+                    await self.renew_token(metadata)
                     continue
                 if err.code() is grpc.StatusCode.UNAVAILABLE:
                     self.failover(generation)

@@ -181,7 +181,7 @@ class KeepAliveManager:
                 self.connected = False
                 self.last_error = from_rpc_error(err).detail
                 if is_invalid_token(err):
-                    await self._conn._authenticate(metadata[0][1] if metadata else None)
+                    await self._conn.renew_token(metadata)
                 elif err.code() is grpc.StatusCode.UNAVAILABLE:
                     self._conn.failover(generation)
             finally:

@@ -88,8 +88,10 @@ class Watch(AsyncIterator[WatchItem]):
         while True:
             generation = self._conn.generation
             call = None
+            metadata = None
             try:
-                call = self._conn.stubs().watch.Watch(metadata=await self._conn.metadata())
+                metadata = await self._conn.metadata()
+                call = self._conn.stubs().watch.Watch(metadata=metadata)
                 await call.write(self._create_request())
                 async for resp in call:
                     # A refused watch (e.g. permission denied) is answered created *and* canceled.
@@ -121,8 +123,7 @@ class Watch(AsyncIterator[WatchItem]):
                 reason = "the server ended the watch stream"
             except grpc.aio.AioRpcError as err:
                 if is_invalid_token(err):
-                    metadata = await self._conn.metadata()
-                    await self._conn._authenticate(metadata[0][1] if metadata else None)
+                    await self._conn.renew_token(metadata)
                     continue
                 if err.code() not in _RETRYABLE:
                     raise from_rpc_error(err) from err
