@@ -495,6 +495,8 @@ async def test_drill_runs_under_the_prefix_and_shows_its_report(
         await until(
             pilot, lambda: "elected" in timeline_text(app), what="the drill's elections in the timeline"
         )
+        # The drill tells the model why each leader key went: its resigns read "resigned", not "left".
+        await until(pilot, lambda: "resigned" in timeline_text(app), what="the drill's resigns named")
 
 
 # --- what other clients write -------------------------------------------------------------------

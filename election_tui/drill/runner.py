@@ -30,6 +30,10 @@ from .report import DrillReport, Failover
 from .scenario import Fail, Hold, Launch, Rejoin, Scenario, Step, WaitLeader
 
 Progress = Callable[[str], None]
+# Told just before a leader is failed: the key that will go and why (what a dashboard's
+# timeline should call it: resigned, revoked, expired, lost).
+Removal = Callable[[bytes, str], None]
+_REMOVAL_REASON = {"resign": "resigned", "revoke": "revoked", "expire": "expired", "pause": "lost"}
 
 _WATCH_READY = 5.0  # seconds for our watch to be acknowledged before the drill starts
 _CLOSE_GRACE = 15.0  # seconds a second cancellation still waits for the leases to be revoked
@@ -52,13 +56,16 @@ async def run_drill(
     scenario: Scenario,
     *,
     on_progress: Progress | None = None,
+    on_removal: Removal | None = None,
     election_prefix: bytes = b"",
 ) -> DrillReport:
     """Run `scenario` in election `election_prefix + scenario.election` and time each fail-over.
 
-    `on_progress` hears one line per event worth telling (launches, failures, new leaders).
+    `on_progress` hears one line per event worth telling (launches, failures, new leaders);
+    `on_removal` hears which leader key is about to go and why, before the drill acts.
     """
     drill = _Drill(client, scenario, election_prefix + scenario.election.encode(), on_progress)
+    drill.on_removal = on_removal
     return await drill.run()
 
 
@@ -72,6 +79,7 @@ class _Drill:
         self.scenario = scenario
         self.name = name
         self.prefix = name + b"/"
+        self.on_removal: Removal | None = None
         self.report = DrillReport(scenario, name, time.monotonic(), time.time())
         self.fleet = Fleet(client)
         self.live: dict[bytes, int] = {}  # candidate key -> create revision, as our watch saw it
@@ -286,6 +294,8 @@ class _Drill:
         history_mark, elections_mark = len(old.history), len(self.elections)
         number = len(self.report.failovers) + 1
         self.say(f"fail-over {number}: {step.how} {_text(old.value)}")
+        if self.on_removal is not None:
+            self.on_removal(old_key, _REMOVAL_REASON[step.how])
 
         action_at = time.monotonic()
         match step.how:

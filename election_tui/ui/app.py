@@ -322,7 +322,11 @@ class ElectionApp(App[int]):
         assert self.client is not None
         try:
             report = await run_drill(
-                self.client, scenario, on_progress=lambda line: self.log(line), election_prefix=self.prefix
+                self.client,
+                scenario,
+                on_progress=lambda line: self.log(line),
+                on_removal=self.session.state.expect_removal,  # the timeline says why keys went
+                election_prefix=self.prefix,
             )
         except EtcdError as err:
             self.notify(str(err), title="Drill failed", severity="error")
