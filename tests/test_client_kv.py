@@ -299,3 +299,9 @@ async def test_member_list_names_the_member_and_its_client_url(
     assert not member.is_learner
     assert member.peer_urls
     assert any(url.endswith(endpoints[0].rpartition("/")[2]) for url in member.client_urls)
+
+
+async def test_endpoints_may_be_given_as_etcdctl_s_comma_separated_string(endpoints: list[str]) -> None:
+    async with EtcdClient(",".join([*endpoints, "127.0.0.1:1"])) as c:
+        assert [str(e) for e in c.endpoints] == [f"http://{endpoints[0]}", "http://127.0.0.1:1"]
+        assert (await c.status()).version.startswith("3.")

@@ -149,7 +149,7 @@ class EtcdClient:
         timeout: float = 5.0,
     ) -> None:
         self._conn = Connection(
-            [endpoints] if isinstance(endpoints, str) else endpoints,
+            endpoints,
             ca_cert=ca_cert,
             cert=cert,
             key=key,

@@ -137,7 +137,7 @@ class Connection:
 
     def __init__(
         self,
-        endpoints: Sequence[str],
+        endpoints: Sequence[str] | str,
         *,
         ca_cert: str | Path | None = None,
         cert: str | Path | None = None,
@@ -146,7 +146,7 @@ class Connection:
         password: str | None = None,
         timeout: float = 5.0,
     ) -> None:
-        if isinstance(endpoints, str):
+        if isinstance(endpoints, str):  # etcdctl's "host:port,host:port"
             endpoints = [e for e in endpoints.split(",") if e.strip()]
         if not endpoints:
             raise InvalidArgument("no endpoints given")
