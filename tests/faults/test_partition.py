@@ -93,7 +93,11 @@ async def test_a_blackholed_leader_election_reports_loss_and_its_fenced_write_is
     async with old, other:
         await old.campaign(timeout=5)
         waiting = asyncio.create_task(other.campaign())
-        await asyncio.sleep(0.2)
+
+        async def queued() -> bool:
+            return len((await direct.get_prefix(name + b"/")).kvs) == 2
+
+        await eventually(queued, timeout=5, what="the second candidate queued")
         await proxy.blackhole()
 
         reason = await asyncio.wait_for(old.wait_lost(), TTL + 1.5)
