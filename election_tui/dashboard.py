@@ -93,7 +93,6 @@ class Dashboard:
         self.loaded = asyncio.Event()
         self.error: EtcdError | None = None
         self._pending = PendingChanges()
-        self._changed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.visible_leases: list[int] = []  # the UI says which leases are on screen
         self.granted: dict[int, int] = {}  # lease -> granted TTL, for the bars
@@ -104,16 +103,11 @@ class Dashboard:
     def take_changes(self) -> PendingChanges:
         """What changed since the last frame (and forget it)."""
         pending, self._pending = self._pending, PendingChanges()
-        self._changed.clear()
         return pending
-
-    async def wait_changed(self) -> None:
-        await self._changed.wait()
 
     def _mark(self, *, cluster: bool = False, fleet: bool = False) -> None:
         self._pending.cluster |= cluster
         self._pending.fleet |= fleet
-        self._changed.set()
 
     def _set_cluster(self, **changes: object) -> None:
         self.cluster = replace(self.cluster, **changes)  # type: ignore[arg-type]
@@ -182,7 +176,6 @@ class Dashboard:
         pending.reset |= reset
         pending.elections.update(elections)
         pending.timeline.extend(timeline)
-        self._changed.set()
 
     def _fail(self, err: EtcdError) -> None:
         self.error = err

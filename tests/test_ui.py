@@ -216,6 +216,14 @@ async def select(driver: Driver, cand: Candidate) -> None:
     await until(pilot, selected, what=f"candidate #{cand.id} selected")
 
 
+async def select_leader(driver: Driver, name: bytes) -> Candidate:
+    """Our candidate leading `name`, with the fleet table's cursor on it (the target of actions)."""
+    leader = leader_of(driver[0], name)
+    assert leader is not None
+    await select(driver, leader)
+    return leader
+
+
 def queue_values(app: ElectionApp) -> list[str]:
     return rows(app.queue, "value")
 
@@ -282,10 +290,8 @@ async def test_proclaim_changes_the_leader_value(etcd: EmbeddedEtcd, prefix: byt
     async with running(etcd, prefix) as driver:
         app, pilot = driver
         name, _ = await launched(driver, "e1", 2)
-        leader = leader_of(app, name)
-        assert leader is not None
+        leader = await select_leader(driver, name)
         await until(pilot, lambda: cell(app, name, "leader") == leader.value.decode())
-        await select(driver, leader)
         await invoke(driver, "proclaim", via)
         screen = await until(pilot, lambda: isinstance(app.screen, ProclaimScreen) and app.screen)
         assert screen.query_one("#value", Input).value == leader.value.decode()
@@ -303,9 +309,7 @@ async def test_resign_hands_over_to_the_next_candidate(etcd: EmbeddedEtcd, prefi
     async with running(etcd, prefix) as driver:
         app, pilot = driver
         name, _ = await launched(driver, "e1", 3)
-        old = leader_of(app, name)
-        assert old is not None
-        await select(driver, old)
+        old = await select_leader(driver, name)
         await invoke(driver, "resign", via)
         await until(pilot, lambda: "resigned" in timeline_text(app), what="a resigned entry")
         new = await until(
@@ -326,9 +330,7 @@ async def test_let_expire_ends_the_term_after_the_ttl(etcd: EmbeddedEtcd, prefix
     async with running(etcd, prefix) as driver:
         app, pilot = driver
         name, _ = await launched(driver, "e1", 2, ttl=ttl)
-        old = leader_of(app, name)
-        assert old is not None
-        await select(driver, old)
+        old = await select_leader(driver, name)
         started = time.monotonic()
         await invoke(driver, "expire", via)
         await until(pilot, lambda: "expired" in timeline_text(app), timeout=ttl + 6, what="an expired entry")
@@ -346,9 +348,7 @@ async def test_crash_revokes_the_lease_at_once(etcd: EmbeddedEtcd, prefix: bytes
     async with running(etcd, prefix) as driver:
         app, pilot = driver
         name, _ = await launched(driver, "e1", 2, ttl=30)
-        old = leader_of(app, name)
-        assert old is not None
-        await select(driver, old)
+        old = await select_leader(driver, name)
         await invoke(driver, "crash", via)
         await until(pilot, lambda: "revoked" in timeline_text(app), what="a revoked entry")
         new = await until(
@@ -366,9 +366,7 @@ async def test_paused_keepalive_makes_a_stale_leader_then_another_leads(
     async with running(etcd, prefix) as driver:
         app, pilot = driver
         name, _ = await launched(driver, "e1", 2, ttl=ttl)
-        old = leader_of(app, name)
-        assert old is not None
-        await select(driver, old)
+        old = await select_leader(driver, name)
         await invoke(driver, "pause_keepalive", via)
         await until(pilot, lambda: any("⏸" in s for s in fleet_states(app)), what="a paused keep-alive")
         # Its lease runs out while it still believes it leads: the split-brain window, shown.

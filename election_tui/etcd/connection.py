@@ -195,10 +195,10 @@ class Connection:
 
     def failover(self, generation: int) -> None:
         """Move to the next endpoint, once per failure however many calls saw it."""
-        if generation == self.generation and len(self.endpoints) > 1:
-            self._index = (self._index + 1) % len(self.endpoints)
-        if generation == self.generation:
-            self.generation += 1
+        if generation != self.generation:
+            return  # another call already moved on from that failure
+        self._index = (self._index + 1) % len(self.endpoints)
+        self.generation += 1
 
     async def close(self) -> None:
         self._closed = True

@@ -137,11 +137,6 @@ class LineTable(ScrollView, Generic[K], can_focus=True):
         if index is not None:
             self._refresh_row(index)
 
-    def set_cell(self, key: K, column: str, cell: Text) -> None:
-        row = list(self._cells[key])
-        row[self._column_index(column)] = cell
-        self.set_row(key, row)
-
     def set_order(self, keys: Sequence[K]) -> None:
         """Which rows to show and in which order (rows must have cells); the cursor follows its row."""
         keep = self._highlighted
@@ -157,9 +152,6 @@ class LineTable(ScrollView, Generic[K], can_focus=True):
             self.cursor_row = min(self.cursor_row, max(len(self._order) - 1, 0))
         self.refresh()
 
-    def clear(self) -> None:
-        self.set_order([])
-
     def visible_keys(self) -> list[K]:
         top = int(self.scroll_offset.y)
         rows = max(self.size.height - 1, 0)
@@ -170,11 +162,6 @@ class LineTable(ScrollView, Generic[K], can_focus=True):
         if 0 <= self.cursor_row < len(self._order):
             return self._order[self.cursor_row]
         return None
-
-    def move_to(self, key: K) -> None:
-        index = self._index.get(key)
-        if index is not None:
-            self.cursor_row = index
 
     # -- geometry ---------------------------------------------------------------------------
 
