@@ -28,9 +28,16 @@ import grpc
 from _common import Verdicts, percentile, table
 
 from election_tui.embedded import EmbeddedEtcd
-from election_tui.etcd import EtcdClient, EtcdError, KeepAlive, LeaderKey, Lease, WatchEvents
+from election_tui.etcd import (
+    EtcdClient,
+    EtcdError,
+    KeepAlive,
+    LeaderKey,
+    Lease,
+    WatchEvents,
+    prefix_range_end,
+)
 from election_tui.etcd._pb import rpc_pb2, rpc_pb2_grpc, v3election_pb2, v3election_pb2_grpc
-from election_tui.etcd.client import prefix_range_end
 from election_tui.etcd.connection import _CHANNEL_OPTIONS
 
 WIDTH = 64  # concurrency of the "64 concurrent" runs: asyncio.gather over batches of this many

@@ -54,12 +54,10 @@ from textual._compositor import CompositorUpdate
 from textual.screen import Screen
 
 import election_tui.ui.app as app_module
-from election_tui.config import ConnectionConfig
-from election_tui.dashboard import Dashboard
 from election_tui.embedded import EmbeddedEtcd
-from election_tui.etcd import EtcdClient, EtcdError, Event, KeyValue
-from election_tui.model import ElectionState
-from election_tui.model.state import Changes
+from election_tui.etcd import ClientConfig, EtcdClient, EtcdError, Event, KeyValue, PutResult, candidate_key
+from election_tui.live import LiveSession
+from election_tui.model import Changes, ElectionState
 from election_tui.ui.app import ElectionApp
 from election_tui.ui.timeline import Timeline
 
@@ -212,16 +210,17 @@ async def populate(client: EtcdClient, cfg: Config) -> Population:
     granted = await bounded_gather([lambda: client.lease_grant(LONG_TTL) for _ in range(total)])
     leases = [lease.id for lease in granted]
     keys = [
-        (election_name(i // cfg.candidates) + b"/" + format(lease, "x").encode(), lease)
+        (candidate_key(election_name(i // cfg.candidates), lease), lease)
         for i, lease in enumerate(leases)
     ]
 
-    def put(key: bytes, lease: int, j: int) -> Callable[[], Awaitable[int]]:
+    def put(key: bytes, lease: int, j: int) -> Callable[[], Awaitable[PutResult]]:
         return lambda: client.put(key, b"c%d" % j, lease=lease)
 
-    revs: list[int] = await bounded_gather(
+    written: list[PutResult] = await bounded_gather(
         [put(key, lease, i % cfg.candidates) for i, (key, lease) in enumerate(keys)]
     )
+    revs = [w.revision for w in written]
     leaders = [
         min(
             zip(revs[e * cfg.candidates : (e + 1) * cfg.candidates], keys[e * cfg.candidates :], strict=False)
@@ -292,7 +291,7 @@ async def write_load(client: EtcdClient, plan: WriterPlan) -> WriterResult:
     async def put(key: bytes, lease: int, value: bytes) -> None:
         nonlocal errors
         try:
-            rev = await client.put(key, value, lease=lease)
+            rev = (await client.put(key, value, lease=lease)).revision
         except EtcdError:
             errors += 1
             return
@@ -440,7 +439,7 @@ class CountingState(ElectionState):
         return changes
 
 
-class BenchDashboard(Dashboard):
+class BenchDashboard(LiveSession):
     def __init__(self, client: EtcdClient, prefix: bytes = b"", **kwargs: Any) -> None:
         super().__init__(client, prefix, **kwargs)
         self.created_at = time.monotonic()
@@ -464,17 +463,17 @@ class BenchApp(ElectionApp):
     # Textual resolves a relative CSS_PATH against the subclass's file: point at the app's own.
     CSS_PATH = str(Path(app_module.__file__).with_name("app.tcss"))
 
-    def __init__(self, config: ConnectionConfig, *, prefix: bytes, probe: Probe, terminal: bool) -> None:
+    def __init__(self, config: ClientConfig, *, prefix: bytes, probe: Probe, terminal: bool) -> None:
         super().__init__(config, prefix=prefix)
         self.probe = probe
         self.terminal = terminal
 
     @property
     def bench_dash(self) -> BenchDashboard | None:
-        return self.dash if isinstance(self.dash, BenchDashboard) else None
+        return self.live if isinstance(self.live, BenchDashboard) else None
 
     def _frame(self) -> None:
-        dash = self.dash
+        dash = self.live
         rev = dash.state.revision if dash is not None else 0
         started = time.monotonic()
         super()._frame()
@@ -512,7 +511,7 @@ class BenchApp(ElectionApp):
 @dataclass(frozen=True, slots=True)
 class FirstScreen:
     total: float | None  # start -> first paint with every row
-    mounted: float | None  # start -> Dashboard created (Textual startup, on_mount)
+    mounted: float | None  # start -> LiveSession created (Textual startup, on_mount)
     read: float | None  # start -> get_prefix answered and decoded (the model's load begins)
     loaded: float | None  # start -> model loaded (dash.loaded is set right after)
     rows: float | None  # start -> the table holds every row
@@ -660,11 +659,11 @@ async def app_session(
     """One fresh app: time its first full screen, then (`then`) run the load against it."""
     probe = Probe(cfg.elections)
     app = BenchApp(
-        ConnectionConfig(endpoints=tuple(endpoints)), prefix=PREFIX, probe=probe, terminal=terminal
+        ClientConfig(endpoints=tuple(endpoints)), prefix=PREFIX, probe=probe, terminal=terminal
     )
     gc.collect()
     load: LoadResult | None = None
-    with mock.patch.object(app_module, "Dashboard", BenchDashboard):
+    with mock.patch.object(app_module, "LiveSession", BenchDashboard):
         profiled = contextlib.ExitStack()
         if profile_name:
             profiled.enter_context(profiling.phase(profile_name))  # app start included

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from election_tui.config import ConnectionConfig
 from election_tui.embedded import EmbeddedEtcd
+from election_tui.etcd import ClientConfig
 from election_tui.sim import State
 from election_tui.ui.app import ElectionApp
 from election_tui.ui.modals import ReportScreen
@@ -38,7 +38,7 @@ async def _settle(pilot: Pilot[int]) -> None:
         await pilot.pause(0.1)
 
 
-async def overview_and_failover(config: ConnectionConfig) -> None:
+async def overview_and_failover(config: ClientConfig) -> None:
     app = ElectionApp(config, demo=True)
     async with app.run_test(size=(132, 36)) as pilot:
         fleet = app.session.fleet
@@ -54,7 +54,7 @@ async def overview_and_failover(config: ConnectionConfig) -> None:
         await pilot.press("q")
 
 
-async def narrow(config: ConnectionConfig) -> None:
+async def narrow(config: ClientConfig) -> None:
     app = ElectionApp(config, demo=True)
     async with app.run_test(size=(80, 24)) as pilot:
         fleet = app.session.fleet
@@ -64,7 +64,7 @@ async def narrow(config: ConnectionConfig) -> None:
         await pilot.press("q")
 
 
-async def drill_report(config: ConnectionConfig) -> None:
+async def drill_report(config: ClientConfig) -> None:
     app = ElectionApp(config)
     async with app.run_test(size=(132, 36)) as pilot:
         await app.session.loaded.wait()
@@ -80,7 +80,7 @@ async def drill_report(config: ConnectionConfig) -> None:
 def main() -> None:
     OUT.mkdir(exist_ok=True)
     with EmbeddedEtcd() as etcd:
-        config = ConnectionConfig(endpoints=tuple(etcd.endpoints))
+        config = ClientConfig(endpoints=tuple(etcd.endpoints))
         for scene in (overview_and_failover, narrow, drill_report):
             asyncio.run(scene(config))
             print(f"{scene.__name__}: done")

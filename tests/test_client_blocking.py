@@ -30,7 +30,7 @@ def bounded_next(items: Iterator[T]) -> T:
 
 
 def test_put_get_and_delete(client: BlockingEtcdClient, prefix: bytes) -> None:
-    rev = client.put(prefix + b"k", b"v")
+    rev = client.put(prefix + b"k", b"v").revision
 
     kv = client.get(prefix + b"k")
 
@@ -99,12 +99,12 @@ def test_observe_yields_leader_changes(client: BlockingEtcdClient, prefix: bytes
 
 
 def test_watch_prefix_replays_and_follows(client: BlockingEtcdClient, prefix: bytes) -> None:
-    rev = client.put(prefix + b"a", b"1")
+    rev = client.put(prefix + b"a", b"1").revision
 
     watch = client.watch_prefix(prefix, start_revision=rev)
     try:
         replayed = bounded_next(watch)
-        later = client.put(prefix + b"b", b"2")
+        later = client.put(prefix + b"b", b"2").revision
         followed = bounded_next(watch)
     finally:
         watch.close()  # type: ignore[attr-defined]

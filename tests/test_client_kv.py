@@ -18,7 +18,7 @@ from election_tui.etcd import (
 
 
 async def test_put_returns_the_revision_that_get_reports(client: EtcdClient, prefix: bytes) -> None:
-    rev = await client.put(prefix + b"k", b"v1")
+    rev = (await client.put(prefix + b"k", b"v1")).revision
 
     kv = await client.get(prefix + b"k")
 
@@ -30,8 +30,8 @@ async def test_put_returns_the_revision_that_get_reports(client: EtcdClient, pre
 
 
 async def test_overwriting_keeps_create_revision_and_bumps_version(client: EtcdClient, prefix: bytes) -> None:
-    first = await client.put(prefix + b"k", b"v1")
-    second = await client.put(prefix + b"k", b"v2")
+    first = (await client.put(prefix + b"k", b"v1")).revision
+    second = (await client.put(prefix + b"k", b"v2")).revision
 
     kv = await client.get(prefix + b"k")
 
@@ -45,7 +45,7 @@ async def test_get_of_a_missing_key_is_none(client: EtcdClient, prefix: bytes) -
 
 
 async def test_get_at_a_revision_reads_the_past(client: EtcdClient, prefix: bytes) -> None:
-    old = await client.put(prefix + b"k", b"old")
+    old = (await client.put(prefix + b"k", b"old")).revision
     await client.put(prefix + b"k", b"new")
 
     kv = await client.get(prefix + b"k", revision=old)
@@ -206,13 +206,13 @@ async def test_txn_create_revision_check_fences_off_a_stale_leader(client: EtcdC
     """etcd's fencing token: a write guarded by the leader key's create revision fails once the
     key was deleted and created again, even though the key name and value are the same."""
     leader_key, data = prefix + b"election/leader", prefix + b"data"
-    old_rev = await client.put(leader_key, b"me")
+    old_rev = (await client.put(leader_key, b"me")).revision
     guarded = [Compare("create", leader_key, "==", old_rev)]
 
     assert (await client.txn(guarded, [Op.put(data, b"from the leader")])).succeeded
 
     await client.delete(leader_key)
-    new_rev = await client.put(leader_key, b"me")
+    new_rev = (await client.put(leader_key, b"me")).revision
     assert new_rev != old_rev
 
     stale = await client.txn(guarded, [Op.put(data, b"from a stale leader")])
@@ -224,7 +224,7 @@ async def test_txn_create_revision_check_fences_off_a_stale_leader(client: EtcdC
 
 async def test_txn_compares_mod_revision_and_lease(client: EtcdClient, prefix: bytes) -> None:
     lease = await client.lease_grant(10)
-    rev = await client.put(prefix + b"k", b"v", lease=lease.id)
+    rev = (await client.put(prefix + b"k", b"v", lease=lease.id)).revision
 
     result = await client.txn(
         [Compare("mod", prefix + b"k", "==", rev), Compare("lease", prefix + b"k", "==", lease.id)],
@@ -246,8 +246,8 @@ async def test_txn_comparison_operand_must_match_the_target(client: EtcdClient, 
 
 
 async def test_compact_discards_history_before_the_revision(client: EtcdClient, prefix: bytes) -> None:
-    old = await client.put(prefix + b"k", b"old")
-    current = await client.put(prefix + b"k", b"new")
+    old = (await client.put(prefix + b"k", b"old")).revision
+    current = (await client.put(prefix + b"k", b"new")).revision
 
     await client.compact(current)
 
@@ -260,7 +260,7 @@ async def test_compact_discards_history_before_the_revision(client: EtcdClient, 
 async def test_compacting_an_already_compacted_revision_is_compacted(
     client: EtcdClient, prefix: bytes
 ) -> None:
-    rev = await client.put(prefix + b"k", b"v")
+    rev = (await client.put(prefix + b"k", b"v")).revision
     await client.compact(rev)
 
     with pytest.raises(Compacted):
@@ -271,7 +271,7 @@ async def test_compacting_an_already_compacted_revision_is_compacted(
 
 
 async def test_status_reports_version_leader_and_revision(client: EtcdClient, prefix: bytes) -> None:
-    rev = await client.put(prefix + b"k", b"v")
+    rev = (await client.put(prefix + b"k", b"v")).revision
 
     status = await client.status()
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from election_tui.embedded import EmbeddedEtcd, TlsFiles, make_test_ca, make_unrelated_ca
+from election_tui.embedded import EmbeddedEtcd
 from election_tui.etcd import (
     AuthenticationFailed,
     EtcdClient,
@@ -19,6 +19,7 @@ from election_tui.etcd import (
     Unavailable,
 )
 from election_tui.etcd._pb import rpc_pb2, rpc_pb2_grpc
+from election_tui.testing import TlsFiles, make_test_ca, make_unrelated_ca
 
 pytestmark = pytest.mark.fault
 

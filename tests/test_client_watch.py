@@ -49,8 +49,8 @@ async def next_events(watch: Watch, count: int) -> list[Event]:
 async def test_events_arrive_in_order_with_their_revisions(client: EtcdClient, prefix: bytes) -> None:
     start = (await client.get_prefix(prefix)).revision + 1
     async with client.watch_prefix(prefix, start_revision=start) as watch:
-        revs = [await client.put(prefix + b"a", b"1"), await client.put(prefix + b"b", b"2")]
-        revs.append(await client.put(prefix + b"a", b"3"))
+        revs = [(await client.put(prefix + b"a", b"1")).revision, (await client.put(prefix + b"b", b"2")).revision]
+        revs.append((await client.put(prefix + b"a", b"3")).revision)
         await client.delete(prefix + b"b")
 
         events = await next_events(watch, 4)
@@ -72,7 +72,7 @@ async def test_a_watch_from_now_sees_writes_made_after_it_was_created(
     async with client.watch_prefix(prefix) as watch:
         pending = asyncio.ensure_future(anext(watch))
         await eventually(lambda: watch.connected, timeout=BOUND, what="the watch to be created")
-        rev = await client.put(prefix + b"after", b"")
+        rev = (await client.put(prefix + b"after", b"")).revision
 
         item = await asyncio.wait_for(pending, BOUND)
 
@@ -81,7 +81,7 @@ async def test_a_watch_from_now_sees_writes_made_after_it_was_created(
 
 
 async def test_events_carry_the_previous_value_when_asked(client: EtcdClient, prefix: bytes) -> None:
-    start = await client.put(prefix + b"k", b"old")
+    start = (await client.put(prefix + b"k", b"old")).revision
     await client.put(prefix + b"k", b"new")
     await client.delete(prefix + b"k")
 
@@ -93,7 +93,7 @@ async def test_events_carry_the_previous_value_when_asked(client: EtcdClient, pr
 
 
 async def test_events_leave_out_the_previous_value_by_default(client: EtcdClient, prefix: bytes) -> None:
-    start = await client.put(prefix + b"k", b"old")
+    start = (await client.put(prefix + b"k", b"old")).revision
     await client.put(prefix + b"k", b"new")
 
     async with client.watch_prefix(prefix, start_revision=start + 1) as watch:
@@ -103,11 +103,11 @@ async def test_events_leave_out_the_previous_value_by_default(client: EtcdClient
 
 
 async def test_start_revision_replays_history(client: EtcdClient, prefix: bytes) -> None:
-    revs = [await client.put(prefix + b"%d" % i, b"%d" % i) for i in range(3)]
+    revs = [(await client.put(prefix + b"%d" % i, b"%d" % i)).revision for i in range(3)]
 
     async with client.watch_prefix(prefix, start_revision=revs[0]) as watch:
         replayed = await next_events(watch, 3)
-        live_rev = await client.put(prefix + b"live", b"")
+        live_rev = (await client.put(prefix + b"live", b"")).revision
         live = await next_events(watch, 1)
 
     assert [e.revision for e in replayed] == revs
@@ -120,7 +120,7 @@ async def test_a_prefix_watch_ignores_keys_outside_the_prefix(client: EtcdClient
     async with client.watch_prefix(prefix + b"in/", start_revision=start) as watch:
         await client.put(prefix + b"inside", b"")  # shares the bytes "in" but not "in/"
         await client.put(prefix + b"out/k", b"")
-        rev = await client.put(prefix + b"in/k", b"")
+        rev = (await client.put(prefix + b"in/k", b"")).revision
 
         (event,) = await next_events(watch, 1)
 
@@ -131,7 +131,7 @@ async def test_watch_key_sees_only_that_key(client: EtcdClient, prefix: bytes) -
     start = (await client.get_prefix(prefix)).revision + 1
     async with client.watch_key(prefix + b"k", start_revision=start) as watch:
         await client.put(prefix + b"k2", b"")
-        rev = await client.put(prefix + b"k", b"")
+        rev = (await client.put(prefix + b"k", b"")).revision
 
         (event,) = await next_events(watch, 1)
 
@@ -141,8 +141,8 @@ async def test_watch_key_sees_only_that_key(client: EtcdClient, prefix: bytes) -
 async def test_a_compacted_start_revision_ends_the_watch_with_watch_compacted(
     client: EtcdClient, prefix: bytes
 ) -> None:
-    first = await client.put(prefix + b"k", b"1")
-    current = await client.put(prefix + b"k", b"2")
+    first = (await client.put(prefix + b"k", b"1")).revision
+    current = (await client.put(prefix + b"k", b"2")).revision
     await client.compact(current)
 
     async with client.watch_prefix(prefix, start_revision=first) as watch:
@@ -157,7 +157,7 @@ async def test_a_watch_resumes_across_a_kill_and_restart_without_gaps_or_repeats
     member = crash_etcd.members[0]
     async with EtcdClient(crash_etcd.endpoints) as client:
         start = (await client.get_prefix(prefix)).revision + 1
-        before = [await client.put(prefix + b"before/%d" % i, b"%d" % i) for i in range(5)]
+        before = [(await client.put(prefix + b"before/%d" % i, b"%d" % i)).revision for i in range(5)]
         async with client.watch_prefix(prefix, start_revision=start) as watch:
             seen = [e.revision for e in await next_events(watch, 5)]
 
@@ -167,14 +167,14 @@ async def test_a_watch_resumes_across_a_kill_and_restart_without_gaps_or_repeats
 
             # A fresh client: the watch's channel is still backing off its reconnects.
             async with EtcdClient(crash_etcd.endpoints) as writer:
-                after = [await writer.put(prefix + b"after/%d" % i, b"%d" % i) for i in range(5)]
+                after = [(await writer.put(prefix + b"after/%d" % i, b"%d" % i)).revision for i in range(5)]
 
             resumed = await next_item(watch)
             assert resumed == WatchResumed(revision=before[-1] + 1)
             seen += [e.revision for e in await next_events(watch, 5)]
 
             # Nothing more is pending: a new write is the very next event.
-            last = await client.put(prefix + b"last", b"")
+            last = (await client.put(prefix + b"last", b"")).revision
             seen += [e.revision for e in await next_events(watch, 1)]
 
     assert seen == [*before, *after, last]

@@ -8,9 +8,8 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from helpers import eventually
 
-from election_tui.election import LeaderElection
 from election_tui.embedded import EmbeddedEtcd
-from election_tui.etcd import EtcdClient, KeyValue, NotLeaderError
+from election_tui.etcd import EtcdClient, KeyValue, LeaderElection, NotLeaderError
 
 BOUND = 5.0  # seconds any expected outcome may take
 

@@ -13,14 +13,9 @@ import grpc
 import pytest
 
 from election_tui import embedded
-from election_tui.embedded import (
-    EmbeddedEtcd,
-    EmbeddedEtcdError,
-    EmbeddedMember,
-    make_test_ca,
-    make_unrelated_ca,
-)
+from election_tui.embedded import EmbeddedEtcd, EmbeddedEtcdError, EmbeddedMember
 from election_tui.etcd._pb import rpc_pb2, rpc_pb2_grpc
+from election_tui.testing import make_test_ca, make_unrelated_ca
 
 T = TypeVar("T")
 

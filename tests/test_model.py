@@ -4,17 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from election_tui.etcd.types import Event, EventType, KeyValue
-from election_tui.model import (
-    Changes,
-    ElectionState,
-    LeaseClock,
-    candidate_key,
-    display,
-    parse_candidate_key,
-    scopes,
-    sees,
-)
+from election_tui.etcd import Event, EventType, KeyValue, candidate_key, parse_candidate_key
+from election_tui.model import Changes, ElectionState, LeaseClock, display, scopes, sees
 
 T = 100.0
 

@@ -15,8 +15,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from election_tui.etcd.types import Event, EventType, KeyValue
-from election_tui.model import REMOVAL_REASONS, ElectionState, candidate_key, parse_candidate_key
+from election_tui.etcd import Event, EventType, KeyValue, candidate_key, parse_candidate_key
+from election_tui.model import REMOVAL_REASONS, ElectionState
 
 NAMES = [b"a", b"a/b", b"a/b/c", b"b", b"ab", b"a/", b"", b"\xff\x1b"]
 QUERIES = [*NAMES, b"c", b"a/b/", b"a//", b"\xff"]

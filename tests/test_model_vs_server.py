@@ -28,8 +28,9 @@ from election_tui.etcd import (
     WatchCompacted,
     WatchEvents,
     WatchProgress,
+    candidate_key,
 )
-from election_tui.model import ElectionState, candidate_key
+from election_tui.model import ElectionState
 
 NAMES = [b"x", b"x/y", b"x/y/z", b"xy", b"y"]
 QUERIES = [*NAMES, b"x/", b"z"]  # not elections, but Leader() answers for them all the same
@@ -181,7 +182,7 @@ async def _play(client: EtcdClient, prefix: bytes, moves: list[Move]) -> None:
                     runner.alive = False
                 else:
                     continue
-                await follower.caught_up(await client.put(sync_key, str(step)))
+                await follower.caught_up((await client.put(sync_key, str(step))).revision)
                 state = follower.state
                 for short in QUERIES:
                     name = prefix + short

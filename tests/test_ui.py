@@ -22,9 +22,8 @@ from textual.keys import _character_to_key
 from textual.pilot import Pilot
 from textual.widgets import Button, Input, Label, Static
 
-from election_tui.config import ConnectionConfig
 from election_tui.embedded import EmbeddedEtcd
-from election_tui.etcd import EtcdClient, LeaseNotFound
+from election_tui.etcd import ClientConfig, EtcdClient, LeaseNotFound, candidate_key
 from election_tui.model import display
 from election_tui.sim import Candidate, State
 from election_tui.ui.app import ElectionApp
@@ -121,10 +120,10 @@ def leader_of(app: ElectionApp, name: bytes) -> Candidate | None:
 @contextlib.asynccontextmanager
 async def running(etcd: EmbeddedEtcd, prefix: bytes) -> AsyncIterator[Driver]:
     app = ElectionApp(
-        ConnectionConfig(endpoints=tuple(etcd.endpoints)), prefix=prefix, clock=time.monotonic, wall=time.time
+        ClientConfig(endpoints=tuple(etcd.endpoints)), prefix=prefix, clock=time.monotonic, wall=time.time
     )
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.dash is not None and app.dash.loaded.is_set(), what="first load")
+        await until(pilot, lambda: app.live is not None and app.live.loaded.is_set(), what="first load")
         yield app, pilot
         await app.shutdown_session()
 
@@ -206,8 +205,9 @@ async def launched(
 
 
 async def select(driver: Driver, cand: Candidate) -> None:
-    """Put the fleet table's cursor on `cand`, as a user would with the arrow keys."""
+    """Put the fleet table's cursor on `cand`, as a user would: focus the table, arrow to the row."""
     app, pilot = driver
+    app.fleet_table.focus()
 
     def selected() -> bool:
         app.fleet_table.select(cand)  # a no-op until a frame has drawn its row
@@ -541,7 +541,7 @@ async def test_untrusted_values_are_shown_literally(etcd: EmbeddedEtcd, prefix: 
             for election, value in ((b"esc", escape), (b"bin", binary)):
                 lease = (await client.lease_grant(30)).id
                 leases.append(lease)
-                await client.put(prefix + election + b"/" + format(lease, "x").encode(), value, lease=lease)
+                await client.put(candidate_key(prefix + election, lease), value, lease=lease)
             await until(
                 pilot,
                 lambda: cell(app, prefix + b"esc", "leader") == "\\x1b[31mred\\x07",
@@ -561,11 +561,11 @@ async def test_untrusted_values_are_shown_literally(etcd: EmbeddedEtcd, prefix: 
 
 @pytest.mark.parametrize("via", VIA)
 async def test_quit_revokes_every_lease_the_app_created(etcd: EmbeddedEtcd, prefix: bytes, via: str) -> None:
-    app = ElectionApp(ConnectionConfig(endpoints=tuple(etcd.endpoints)), prefix=prefix)
+    app = ElectionApp(ClientConfig(endpoints=tuple(etcd.endpoints)), prefix=prefix)
     async with EtcdClient(etcd.endpoints) as client:
         async with app.run_test(size=SIZE) as pilot:
             driver = (app, pilot)
-            await until(pilot, lambda: app.dash is not None and app.dash.loaded.is_set())
+            await until(pilot, lambda: app.live is not None and app.live.loaded.is_set())
             await launched(driver, "e1", 2, ttl=60)
             ours = app.session.fleet.lease_ids()
             assert len(ours) == 2

@@ -29,11 +29,10 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input
 
-from election_tui.config import ConnectionConfig
-from election_tui.dashboard import ClusterInfo, Dashboard
 from election_tui.embedded import EmbeddedEtcd
-from election_tui.etcd.types import Event, EventType, KeyValue
-from election_tui.model import ElectionState, candidate_key
+from election_tui.etcd import ClientConfig, Event, EventType, KeyValue, candidate_key
+from election_tui.live import ClusterInfo, LiveSession
+from election_tui.model import ElectionState
 from election_tui.ui.app import ElectionApp
 from election_tui.ui.modals import LaunchScreen
 
@@ -139,7 +138,7 @@ def hand_made_state() -> ElectionState:
     return state
 
 
-def feed(dash: Dashboard, state: ElectionState) -> None:
+def feed(dash: LiveSession, state: ElectionState) -> None:
     """Hand the stopped session a state, lease countdowns and a cluster line, as its loops would."""
     dash.state = state
     for i, lease in enumerate(sorted(L.values())):
@@ -152,7 +151,8 @@ def feed(dash: Dashboard, state: ElectionState) -> None:
         leader_member="default",
         version="3.5.1",
     )
-    dash.take_changes()
+    for view in dash._feeds:  # drop what the real loops fed before the state was replaced
+        view.take()
     dash._take(state.names(), state.timeline, reset=True)
     dash._mark(cluster=True, fleet=True)
 
@@ -206,7 +206,7 @@ async def _stable_svg(app: ElectionApp, pilot: Pilot[int]) -> str:
 
 def _app(etcd: EmbeddedEtcd, prefix: bytes) -> ElectionApp:
     return ElectionApp(
-        ConnectionConfig(endpoints=tuple(etcd.endpoints)),
+        ClientConfig(endpoints=tuple(etcd.endpoints)),
         prefix=prefix,
         clock=lambda: CLOCK,
         wall=lambda: WALL,
@@ -214,7 +214,7 @@ def _app(etcd: EmbeddedEtcd, prefix: bytes) -> ElectionApp:
 
 
 async def _show_hand_made_state(app: ElectionApp, pilot: Pilot[int]) -> None:
-    await _until(pilot, lambda: app.dash is not None and app.dash.loaded.is_set(), "the first load")
+    await _until(pilot, lambda: app.live is not None and app.live.loaded.is_set(), "the first load")
     dash = app.session
     await dash.close()  # stop watching, polling status and TTLs: from here on, only our feed
     feed(dash, hand_made_state())

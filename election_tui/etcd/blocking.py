@@ -13,9 +13,22 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from .client import BytesLike, Compare, EtcdClient, Op
+from .client import Compare, EtcdClient, Op, make_config
+from .config import ClientConfig
 from .keepalive import KeepAlive
-from .types import KeyValue, LeaderKey, Lease, LeaseInfo, Member, RangeResult, Status, TxnResult, WatchItem
+from .keys import BytesLike
+from .types import (
+    KeyValue,
+    LeaderKey,
+    Lease,
+    LeaseInfo,
+    Member,
+    PutResult,
+    RangeResult,
+    Status,
+    TxnResult,
+    WatchItem,
+)
 
 T = TypeVar("T")
 
@@ -53,7 +66,7 @@ class BlockingEtcdClient:
 
     def __init__(
         self,
-        endpoints: Sequence[str] | str,
+        endpoints: ClientConfig | Sequence[str] | str,
         *,
         ca_cert: str | Path | None = None,
         cert: str | Path | None = None,
@@ -62,14 +75,15 @@ class BlockingEtcdClient:
         password: str | None = None,
         timeout: float = 5.0,
     ) -> None:
+        config = make_config(
+            endpoints, ca_cert=ca_cert, cert=cert, key=key, user=user, password=password, timeout=timeout
+        )
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="etcd-blocking", daemon=True)
         self._thread.start()
 
         async def make() -> EtcdClient:
-            return EtcdClient(
-                endpoints, ca_cert=ca_cert, cert=cert, key=key, user=user, password=password, timeout=timeout
-            )
+            return EtcdClient(config)
 
         self.aio = self._run(make())
 
@@ -111,7 +125,7 @@ class BlockingEtcdClient:
     def get_prefix(self, prefix: BytesLike, *, revision: int = 0, limit: int = 0) -> RangeResult:
         return self._run(self.aio.get_prefix(prefix, revision=revision, limit=limit))
 
-    def put(self, key: BytesLike, value: BytesLike, *, lease: int = 0) -> int:
+    def put(self, key: BytesLike, value: BytesLike, *, lease: int = 0) -> PutResult:
         return self._run(self.aio.put(key, value, lease=lease))
 
     def delete(self, key: BytesLike, *, prefix: bool = False) -> int:

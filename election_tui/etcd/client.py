@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
-from operator import attrgetter
 from pathlib import Path
 from types import TracebackType
 from typing import Literal
@@ -13,10 +12,12 @@ from typing import Literal
 import grpc
 
 from ._pb import rpc_pb2, v3election_pb2
-from .connection import DEFAULT, Backoff, Connection, Endpoint, _Default
+from .config import ClientConfig, Endpoint, split_endpoints
+from .connection import DEFAULT, Connection, _Default
 from .errors import (
     CampaignTimeout,
     EtcdError,
+    EtcdTimeout,
     InvalidArgument,
     LeaseNotFound,
     NotLeaderError,
@@ -24,55 +25,14 @@ from .errors import (
     is_invalid_token,
 )
 from .keepalive import KeepAlive, KeepAliveManager
-from .types import KeyValue, LeaderKey, Lease, LeaseInfo, Member, RangeResult, Status, TxnResult
+from .keys import BytesLike, election_name, prefix_range_end, to_bytes, validate_ttl
+from .retry import Backoff
+from .types import KeyValue, LeaderKey, Lease, LeaseInfo, Member, PutResult, RangeResult, Status, TxnResult
 from .watch import Watch
-
-BytesLike = str | bytes
 
 _CMP_RESULT = {"==": "EQUAL", ">": "GREATER", "<": "LESS", "!=": "NOT_EQUAL"}
 _CMP_TARGET = {"version": "VERSION", "create": "CREATE", "mod": "MOD", "value": "VALUE", "lease": "LEASE"}
 _CMP_FIELD = {"version": "version", "create": "create_revision", "mod": "mod_revision", "lease": "lease"}
-
-
-def to_bytes(value: BytesLike, what: str = "value") -> bytes:
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, str):
-        try:
-            # surrogateescape: non-UTF-8 bytes that reached us as a str (argv, file names) go
-            # back to the very bytes they came from, as etcdctl would send them.
-            return value.encode("utf-8", "surrogateescape")
-        except UnicodeEncodeError as err:
-            raise InvalidArgument(f"{what} is not valid text: {err.reason} at position {err.start}") from None
-    raise InvalidArgument(f"{what} must be str or bytes, not {type(value).__name__}")
-
-
-def prefix_range_end(prefix: bytes) -> bytes:
-    """The range end that covers every key starting with `prefix` (b"\\0" means "all keys")."""
-    end = bytearray(prefix)
-    while end:
-        if end[-1] < 0xFF:
-            end[-1] += 1
-            return bytes(end)
-        end.pop()
-    return b"\0"
-
-
-def election_name(name: BytesLike) -> bytes:
-    raw = to_bytes(name, "election name")
-    if not raw.strip():
-        raise InvalidArgument("election name must not be empty or blank")
-    return raw
-
-
-def validate_ttl(ttl: object) -> int:
-    if isinstance(ttl, bool) or not isinstance(ttl, int):
-        raise InvalidArgument(f"TTL must be a whole number of seconds, not {ttl!r}")
-    if ttl <= 0:
-        raise InvalidArgument(f"TTL must be positive, not {ttl}")
-    if ttl > 9_000_000_000:
-        raise InvalidArgument(f"TTL {ttl} is too large (etcd's maximum is 9,000,000,000 s)")
-    return ttl
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,18 +67,26 @@ class Op:
     key: bytes
     value: bytes = b""
     lease: int = 0
+    range_end: bytes = b""  # get or delete every key under `key` when set
 
     @classmethod
     def put(cls, key: BytesLike, value: BytesLike, lease: int = 0) -> Op:
         return cls("put", to_bytes(key, "key"), to_bytes(value), lease)
 
     @classmethod
-    def delete(cls, key: BytesLike) -> Op:
-        return cls("delete", to_bytes(key, "key"))
+    def delete(cls, key: BytesLike, *, prefix: bool = False) -> Op:
+        raw = to_bytes(key, "key")
+        if not prefix:
+            return cls("delete", raw)
+        return cls("delete", raw or b"\0", range_end=prefix_range_end(raw))
 
     @classmethod
-    def get(cls, key: BytesLike) -> Op:
-        return cls("get", to_bytes(key, "key"))
+    def get(cls, key: BytesLike, *, prefix: bool = False) -> Op:
+        """Read a key (or a prefix); its kvs come back in `TxnResult.responses`."""
+        raw = to_bytes(key, "key")
+        if not prefix:
+            return cls("get", raw)
+        return cls("get", raw or b"\0", range_end=prefix_range_end(raw))
 
     def to_pb(self) -> rpc_pb2.RequestOp:
         if self.kind == "put":
@@ -126,8 +94,36 @@ class Op:
                 request_put=rpc_pb2.PutRequest(key=self.key, value=self.value, lease=self.lease)
             )
         if self.kind == "delete":
-            return rpc_pb2.RequestOp(request_delete_range=rpc_pb2.DeleteRangeRequest(key=self.key))
-        return rpc_pb2.RequestOp(request_range=rpc_pb2.RangeRequest(key=self.key))
+            return rpc_pb2.RequestOp(
+                request_delete_range=rpc_pb2.DeleteRangeRequest(key=self.key, range_end=self.range_end)
+            )
+        return rpc_pb2.RequestOp(request_range=rpc_pb2.RangeRequest(key=self.key, range_end=self.range_end))
+
+
+def make_config(
+    endpoints: ClientConfig | Sequence[str] | str,
+    *,
+    ca_cert: str | Path | None = None,
+    cert: str | Path | None = None,
+    key: str | Path | None = None,
+    user: str | None = None,
+    password: str | None = None,
+    timeout: float = 5.0,
+) -> ClientConfig:
+    """A ClientConfig as given, or made from endpoints and keywords (not both)."""
+    if not isinstance(endpoints, ClientConfig):
+        return ClientConfig(
+            split_endpoints(endpoints),
+            ca_cert=Path(ca_cert) if ca_cert is not None else None,
+            cert=Path(cert) if cert is not None else None,
+            key=Path(key) if key is not None else None,
+            user=user,
+            password=password,
+            command_timeout=timeout,
+        )
+    if (ca_cert, cert, key, user, password, timeout) != (None, None, None, None, None, 5.0):
+        raise InvalidArgument("pass either a ClientConfig or connection keywords, not both")
+    return endpoints
 
 
 class EtcdClient:
@@ -139,7 +135,7 @@ class EtcdClient:
 
     def __init__(
         self,
-        endpoints: Sequence[str] | str,
+        endpoints: ClientConfig | Sequence[str] | str,
         *,
         ca_cert: str | Path | None = None,
         cert: str | Path | None = None,
@@ -148,17 +144,12 @@ class EtcdClient:
         password: str | None = None,
         timeout: float = 5.0,
     ) -> None:
-        self._conn = Connection(
-            endpoints,
-            ca_cert=ca_cert,
-            cert=cert,
-            key=key,
-            user=user,
-            password=password,
-            timeout=timeout,
+        self.config = make_config(
+            endpoints, ca_cert=ca_cert, cert=cert, key=key, user=user, password=password, timeout=timeout
         )
+        self._conn = Connection(self.config)
         self._keepalive = KeepAliveManager(self._conn)
-        self.timeout = timeout
+        self.timeout = self.config.command_timeout
 
     async def __aenter__(self) -> EtcdClient:
         return self
@@ -190,7 +181,7 @@ class EtcdClient:
 
     async def get(self, key: BytesLike, *, revision: int = 0) -> KeyValue | None:
         resp = await self._conn.unary(
-            _kv_range, rpc_pb2.RangeRequest(key=to_bytes(key, "key"), revision=revision)
+            "kv.Range", rpc_pb2.RangeRequest(key=to_bytes(key, "key"), revision=revision)
         )
         return KeyValue.from_pb(resp.kvs[0]) if resp.kvs else None
 
@@ -215,18 +206,18 @@ class EtcdClient:
         if sort_by_create:
             request.sort_target = rpc_pb2.RangeRequest.CREATE
             request.sort_order = rpc_pb2.RangeRequest.ASCEND
-        resp = await self._conn.unary(_kv_range, request, timeout=timeout)
-        return RangeResult(
-            tuple(KeyValue.from_pb(kv) for kv in resp.kvs), resp.header.revision, resp.more, resp.count
-        )
+        return RangeResult.from_pb(await self._conn.unary("kv.Range", request, timeout=timeout))
 
-    async def put(self, key: BytesLike, value: BytesLike, *, lease: int = 0, prev_kv: bool = False) -> int:
-        """Write a key; returns the revision of the write."""
+    async def put(
+        self, key: BytesLike, value: BytesLike, *, lease: int = 0, prev_kv: bool = False
+    ) -> PutResult:
+        """Write a key; the result has the write's revision (and the key before, with `prev_kv`)."""
         request = rpc_pb2.PutRequest(
             key=to_bytes(key, "key"), value=to_bytes(value), lease=lease, prev_kv=prev_kv
         )
-        resp = await self._conn.unary(_kv_put, request, retry=False)
-        return int(resp.header.revision)
+        resp = await self._conn.unary("kv.Put", request)
+        prev = KeyValue.from_pb(resp.prev_kv) if resp.HasField("prev_kv") else None
+        return PutResult(int(resp.header.revision), prev)
 
     async def delete(self, key: BytesLike, *, prefix: bool = False) -> int:
         """Delete a key (or every key under a prefix); returns how many were deleted."""
@@ -234,7 +225,7 @@ class EtcdClient:
         request = rpc_pb2.DeleteRangeRequest(
             key=raw or b"\0", range_end=prefix_range_end(raw) if prefix else b""
         )
-        resp = await self._conn.unary(_kv_delete, request, retry=False)
+        resp = await self._conn.unary("kv.DeleteRange", request)
         return int(resp.deleted)
 
     async def txn(
@@ -245,12 +236,11 @@ class EtcdClient:
             success=[o.to_pb() for o in success],
             failure=[o.to_pb() for o in failure],
         )
-        resp = await self._conn.unary(_kv_txn, request, retry=False)
-        return TxnResult(bool(resp.succeeded), int(resp.header.revision))
+        return TxnResult.from_pb(await self._conn.unary("kv.Txn", request))
 
     async def compact(self, revision: int, *, physical: bool = False) -> None:
         await self._conn.unary(
-            _kv_compact, rpc_pb2.CompactionRequest(revision=revision, physical=physical), retry=True
+            "kv.Compact", rpc_pb2.CompactionRequest(revision=revision, physical=physical)
         )
 
     # -- leases -----------------------------------------------------------------------------
@@ -258,7 +248,7 @@ class EtcdClient:
     async def lease_grant(self, ttl: int) -> Lease:
         """Grant a lease; etcd rounds TTLs below its minimum (2 s on 3.5) up."""
         resp = await self._conn.unary(
-            _lease_grant, rpc_pb2.LeaseGrantRequest(TTL=validate_ttl(ttl)), retry=False
+            "lease.LeaseGrant", rpc_pb2.LeaseGrantRequest(TTL=validate_ttl(ttl))
         )
         if resp.error:
             raise EtcdError(resp.error)
@@ -269,15 +259,15 @@ class EtcdClient:
         handle = self._keepalive.get(lease_id)
         if handle is not None:
             handle.cancel()
-        await self._conn.unary(_lease_revoke, rpc_pb2.LeaseRevokeRequest(ID=lease_id))
+        await self._conn.unary("lease.LeaseRevoke", rpc_pb2.LeaseRevokeRequest(ID=lease_id))
 
     async def lease_time_to_live(self, lease_id: int, *, keys: bool = False) -> LeaseInfo:
         """Remaining TTL as the server sees it; `ttl == -1` means expired or never granted."""
-        resp = await self._conn.unary(_lease_ttl, rpc_pb2.LeaseTimeToLiveRequest(ID=lease_id, keys=keys))
+        resp = await self._conn.unary("lease.LeaseTimeToLive", rpc_pb2.LeaseTimeToLiveRequest(ID=lease_id, keys=keys))
         return LeaseInfo(int(resp.ID), int(resp.TTL), int(resp.grantedTTL), tuple(resp.keys))
 
     async def leases(self) -> list[int]:
-        resp = await self._conn.unary(_lease_leases, rpc_pb2.LeaseLeasesRequest())
+        resp = await self._conn.unary("lease.LeaseLeases", rpc_pb2.LeaseLeasesRequest())
         return [int(s.ID) for s in resp.leases]
 
     async def keep_alive(self, lease: Lease | int) -> KeepAlive:
@@ -310,7 +300,7 @@ class EtcdClient:
         """Status of the current endpoint, or of `endpoints[endpoint_index]` without failover."""
         request = rpc_pb2.StatusRequest()
         if endpoint_index is None:
-            resp = await self._conn.unary(_status, request, timeout=timeout or DEFAULT)
+            resp = await self._conn.unary("maintenance.Status", request, timeout=timeout or DEFAULT)
         else:
             stub = self._conn.stubs(endpoint_index).maintenance
             try:
@@ -322,7 +312,7 @@ class EtcdClient:
         return Status.from_pb(resp)
 
     async def member_list(self) -> list[Member]:
-        resp = await self._conn.unary(_member_list, rpc_pb2.MemberListRequest())
+        resp = await self._conn.unary("cluster.MemberList", rpc_pb2.MemberListRequest())
         return [
             Member(int(m.ID), m.name, tuple(m.peerURLs), tuple(m.clientURLs), bool(m.isLearner))
             for m in resp.members
@@ -350,8 +340,10 @@ class EtcdClient:
             name=election_name(name), lease=lease_id, value=to_bytes(value)
         )
         try:
-            resp = await self._conn.unary(_campaign, request, timeout=timeout, retry=True, campaign=True)
-        except CampaignTimeout as err:
+            resp = await self._conn.unary("election.Campaign", request, timeout=timeout)
+        except EtcdTimeout as err:
+            # Whichever way etcd says it (DEADLINE_EXCEEDED, or UNKNOWN "context deadline
+            # exceeded" from the server's own context): the server withdrew our key.
             raise CampaignTimeout(
                 f"not elected leader of {request.name!r} within {timeout} s", code=err.code
             ) from err
@@ -366,17 +358,17 @@ class EtcdClient:
     async def proclaim(self, leader: LeaderKey, value: BytesLike) -> None:
         """Publish a new value as leader; NotLeaderError if leadership is gone."""
         await self._conn.unary(
-            _proclaim, v3election_pb2.ProclaimRequest(leader=_leader_pb(leader), value=to_bytes(value))
+            "election.Proclaim", v3election_pb2.ProclaimRequest(leader=_leader_pb(leader), value=to_bytes(value))
         )
 
     async def leader(self, name: BytesLike) -> KeyValue:
         """The current leader's key and value; NoLeaderError when nobody leads."""
-        resp = await self._conn.unary(_leader, v3election_pb2.LeaderRequest(name=election_name(name)))
+        resp = await self._conn.unary("election.Leader", v3election_pb2.LeaderRequest(name=election_name(name)))
         return KeyValue.from_pb(resp.kv)
 
     async def resign(self, leader: LeaderKey) -> None:
         """Give up leadership (a no-op if it was already lost); the lease stays alive."""
-        await self._conn.unary(_resign, v3election_pb2.ResignRequest(leader=_leader_pb(leader)))
+        await self._conn.unary("election.Resign", v3election_pb2.ResignRequest(leader=_leader_pb(leader)))
 
     def observe(self, name: BytesLike) -> AsyncGenerator[KeyValue, None]:
         """Leader key-values of `name` as they change, resubscribing after a broken stream.
@@ -420,21 +412,3 @@ class EtcdClient:
 
 def _leader_pb(leader: LeaderKey) -> v3election_pb2.LeaderKey:
     return v3election_pb2.LeaderKey(name=leader.name, key=leader.key, rev=leader.rev, lease=leader.lease)
-
-
-# Method selectors, built once: `Connection.unary` picks the method off the current channel.
-_kv_range = attrgetter("kv.Range")
-_kv_put = attrgetter("kv.Put")
-_kv_delete = attrgetter("kv.DeleteRange")
-_kv_txn = attrgetter("kv.Txn")
-_kv_compact = attrgetter("kv.Compact")
-_lease_grant = attrgetter("lease.LeaseGrant")
-_lease_revoke = attrgetter("lease.LeaseRevoke")
-_lease_ttl = attrgetter("lease.LeaseTimeToLive")
-_lease_leases = attrgetter("lease.LeaseLeases")
-_status = attrgetter("maintenance.Status")
-_member_list = attrgetter("cluster.MemberList")
-_campaign = attrgetter("election.Campaign")
-_proclaim = attrgetter("election.Proclaim")
-_leader = attrgetter("election.Leader")
-_resign = attrgetter("election.Resign")

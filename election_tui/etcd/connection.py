@@ -7,26 +7,23 @@ mapping, token renewal and endpoint failover live in exactly one place.
 from __future__ import annotations
 
 import asyncio
-import random
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path
 from typing import Any, Final
 
 import grpc
 
 from ._pb import rpc_pb2, rpc_pb2_grpc, v3election_pb2_grpc
+from .config import ClientConfig, Endpoint
 from .errors import (
     AuthenticationFailed,
     ClientClosed,
-    EtcdError,
     InvalidArgument,
-    _InvalidToken,
+    InvalidToken,
+    Unavailable,
     from_rpc_error,
-    is_invalid_token,
 )
+from .retry import REPEATABLE, Backoff
 
 
 class _Default(Enum):
@@ -53,52 +50,6 @@ _CHANNEL_OPTIONS: list[tuple[str, Any]] = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    """One client URL; `target` is what gRPC dials."""
-
-    host: str
-    port: int
-    tls: bool
-
-    @property
-    def target(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
-
-    def __str__(self) -> str:
-        return ("https://" if self.tls else "http://") + self.target
-
-
-def parse_endpoint(text: str, *, default_tls: bool = False) -> Endpoint:
-    """Accept etcdctl's forms: `host:port`, `http://host:port`, `https://host:port`, `[::1]:port`."""
-    raw = text.strip()
-    tls = default_tls
-    for scheme, is_tls in (("https://", True), ("http://", False), ("unix://", None)):
-        if raw.startswith(scheme):
-            if is_tls is None:
-                raise InvalidArgument(f"unsupported endpoint {text!r}: use host:port")
-            tls = is_tls
-            raw = raw[len(scheme) :]
-    raw = raw.rstrip("/")
-    if raw.startswith("["):
-        host, _, rest = raw[1:].partition("]")
-        port_text = rest.removeprefix(":")
-    else:
-        host, _, port_text = raw.rpartition(":")
-    if not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise InvalidArgument(f"invalid endpoint {text!r}: expected host:port, e.g. 127.0.0.1:2379")
-    return Endpoint(host, int(port_text), tls)
-
-
-def _read(path: str | Path | None, what: str) -> bytes | None:
-    if path is None:
-        return None
-    try:
-        return Path(path).read_bytes()
-    except OSError as err:
-        raise InvalidArgument(f"cannot read {what} {str(path)!r}: {err.strerror}") from None
-
-
 class Stubs:
     """The generated stubs bound to one channel."""
 
@@ -112,60 +63,23 @@ class Stubs:
         self.election = v3election_pb2_grpc.ElectionStub(channel)
 
 
-class Backoff:
-    """Jittered exponential delays for reconnect loops, so a dead server is not hammered."""
-
-    def __init__(self, first: float = 0.05, cap: float = 1.0) -> None:
-        self.first = first
-        self.cap = cap
-        self._next = first
-
-    def reset(self) -> None:
-        self._next = self.first
-
-    async def sleep(self, deadline: float | None = None) -> None:
-        """Sleep the next delay, but never past `deadline` (a monotonic time)."""
-        delay = self._next * (0.5 + random.random() / 2)
-        self._next = min(self._next * 2, self.cap)
-        if deadline is not None:
-            delay = min(delay, max(deadline - time.monotonic(), 0.0))
-        await asyncio.sleep(delay)
-
-
 class Connection:
     """Owns one channel per endpoint, the current endpoint and the auth token."""
 
-    def __init__(
-        self,
-        endpoints: Sequence[str] | str,
-        *,
-        ca_cert: str | Path | None = None,
-        cert: str | Path | None = None,
-        key: str | Path | None = None,
-        user: str | None = None,
-        password: str | None = None,
-        timeout: float = 5.0,
-    ) -> None:
-        if isinstance(endpoints, str):  # etcdctl's "host:port,host:port"
-            endpoints = [e for e in endpoints.split(",") if e.strip()]
-        if not endpoints:
+    def __init__(self, config: ClientConfig) -> None:
+        if not config.endpoints:
             raise InvalidArgument("no endpoints given")
-        if (cert is None) != (key is None):
-            raise InvalidArgument("--cert and --key go together")
-        secure = ca_cert is not None or cert is not None
-        self.endpoints = [parse_endpoint(e, default_tls=secure) for e in endpoints]
-        self.timeout = timeout
+        self.config = config
+        self.endpoints = list(config.targets())
+        self.timeout = config.command_timeout
         self._credentials: grpc.ChannelCredentials | None = None
-        if secure or any(e.tls for e in self.endpoints):
+        if config.secure or any(e.tls for e in self.endpoints):
+            ca, key, cert = config.tls_files()
             self._credentials = grpc.ssl_channel_credentials(
-                root_certificates=_read(ca_cert, "CA certificate"),
-                private_key=_read(key, "client key"),
-                certificate_chain=_read(cert, "client certificate"),
+                root_certificates=ca, private_key=key, certificate_chain=cert
             )
-        if user is not None and ":" in user and password is None:
-            user, _, password = user.partition(":")
-        self._user = user
-        self._password = password or ""
+        self._user = config.user
+        self._password = config.password or ""
         self._token: str | None = None
         self._token_lock = asyncio.Lock()
         self._channels: dict[int, tuple[grpc.aio.Channel, Stubs]] = {}
@@ -225,61 +139,48 @@ class Connection:
             if self._token is not None and self._token != stale:
                 return  # another call renewed it meanwhile
             request = rpc_pb2.AuthenticateRequest(name=self._user or "", password=self._password)
-            deadline = time.monotonic() + self.timeout
-            while True:
-                generation = self.generation
-                try:
-                    resp = await self.stubs().auth.Authenticate(request, timeout=self.timeout)
-                except grpc.aio.AioRpcError as err:
-                    if err.code() is grpc.StatusCode.UNAVAILABLE and time.monotonic() < deadline:
-                        self.failover(generation)
-                        await asyncio.sleep(0.05)
-                        continue
-                    raise from_rpc_error(err) from err
-                self._token = resp.token
-                return
+            resp = await self._call("auth.Authenticate", request, self.timeout, None)
+            self._token = resp.token
 
     # -- calls ------------------------------------------------------------------------------
 
-    async def unary(
-        self,
-        method: Callable[[Stubs], Callable[..., Any]],
-        request: Any,
-        *,
-        timeout: float | _Default | None = DEFAULT,
-        retry: bool = True,
-        campaign: bool = False,
-    ) -> Any:
-        """Call one unary RPC with our metadata, mapping errors and failing over.
+    async def unary(self, rpc: str, request: Any, *, timeout: float | _Default | None = DEFAULT) -> Any:
+        """Call one unary RPC ("<stub>.<method>") with our metadata, mapping errors, failing over.
 
-        `retry` says the call is safe to send again after UNAVAILABLE (reads, and writes whose
-        repetition is harmless); retries stop at the call's deadline.
+        Whether it is sent again after UNAVAILABLE is `retry.REPEATABLE[rpc]`; retries stop at
+        the call's deadline. A refused auth token is renewed once and the call sent again.
         """
         budget = self.timeout if isinstance(timeout, _Default) else timeout
-        deadline = None if budget is None else time.monotonic() + budget
         renewed = False
+        while True:
+            metadata = await self.metadata()
+            try:
+                return await self._call(rpc, request, budget, metadata)
+            except InvalidToken as err:
+                if renewed or self._user is None:
+                    raise AuthenticationFailed(
+                        "the auth token was refused again right after renewal", code=err.code
+                    ) from err
+                renewed = True
+                await self.renew_token(metadata)
+
+    async def _call(self, rpc: str, request: Any, budget: float | None, metadata: Metadata | None) -> Any:
+        """One call, failing over (and, if the table allows, retrying) on UNAVAILABLE."""
+        service, _, method = rpc.partition(".")
+        repeatable = REPEATABLE[rpc]
+        deadline = None if budget is None else time.monotonic() + budget
         backoff = Backoff()
         while True:
             generation = self.generation
-            metadata = await self.metadata()
             left = None if deadline is None else max(deadline - time.monotonic(), 0.001)
+            stub = getattr(self.stubs(), service)
             try:
-                return await method(self.stubs())(request, timeout=left, metadata=metadata)
+                return await getattr(stub, method)(request, timeout=left, metadata=metadata)
             except grpc.aio.AioRpcError as err:
-                if is_invalid_token(err) and not renewed and self._user is not None:
-                    renewed = True
-                    await self.renew_token(metadata)
-                    continue
-                if err.code() is grpc.StatusCode.UNAVAILABLE:
+                mapped = from_rpc_error(err)
+                if isinstance(mapped, Unavailable):
                     self.failover(generation)
-                    if retry and (deadline is None or time.monotonic() < deadline):
+                    if repeatable and (deadline is None or time.monotonic() < deadline):
                         await backoff.sleep(deadline)
                         continue
-                raise _mapped(err, campaign) from err
-
-
-def _mapped(err: grpc.aio.AioRpcError, campaign: bool) -> EtcdError:
-    mapped = from_rpc_error(err, campaign=campaign)
-    if isinstance(mapped, _InvalidToken):
-        return AuthenticationFailed("the auth token was refused again right after renewal", code=mapped.code)
-    return mapped
+                raise mapped from err

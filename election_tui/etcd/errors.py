@@ -1,8 +1,33 @@
-"""Typed errors, and the one place where a gRPC status becomes one of them."""
+"""Typed errors, and the one table that turns a gRPC status into one of them.
+
+    EtcdError                    every error of this client; str() says what to do
+    ├── TransientError           may pass by itself: retry later (the client already retried
+    │   │                        what was safe to send again, within the call's deadline)
+    │   ├── Unavailable          no endpoint answers
+    │   │   └── TlsHandshakeFailed   it answers, but the certificates do not match
+    │   ├── EtcdTimeout          no answer within the deadline
+    │   └── TooManyRequests      etcd sheds load
+    ├── AuthError
+    │   ├── AuthenticationFailed wrong or missing user / password
+    │   └── PermissionDenied     the user's roles do not cover the key
+    ├── ElectionError
+    │   ├── NotLeaderError       leadership is gone
+    │   ├── NoLeaderError        nobody leads
+    │   └── CampaignTimeout      not elected in time (the key was withdrawn)
+    ├── RequestError             etcd refused this request as it is
+    │   ├── InvalidArgument
+    │   ├── RequestTooLarge
+    │   ├── NoSpace              etcd's database is full (an alarm is raised)
+    │   ├── LeaseNotFound
+    │   └── Compacted
+    └── ClientClosed
+
+Pure (no grpc import): `from_rpc_error` reads the status code's name and etcd's message text.
+"""
 
 from __future__ import annotations
 
-import grpc
+from typing import Protocol
 
 
 class EtcdError(Exception):
@@ -16,47 +41,75 @@ class EtcdError(Exception):
         super().__init__(f"{message}: {self.hint}" if self.hint else message)
 
 
-class Unavailable(EtcdError):
+class TransientError(EtcdError):
+    """A condition that may pass by itself: the cluster is away, slow or shedding load."""
+
+
+class Unavailable(TransientError):
     hint = "is etcd running and reachable at the given endpoints? (check --endpoints)"
 
 
-class EtcdTimeout(EtcdError):
+class TlsHandshakeFailed(Unavailable):
+    hint = "does --cacert name the CA that signed etcd's certificate, and --cert/--key a pair it trusts?"
+
+
+class EtcdTimeout(TransientError):
     hint = "the server did not answer in time; it may be overloaded, paused or partitioned"
 
 
-class AuthenticationFailed(EtcdError):
+class TooManyRequests(TransientError):
+    hint = "etcd is shedding load (too many requests); slow down and try again"
+
+
+class AuthError(EtcdError):
+    """Who we are, or what we may touch."""
+
+
+class AuthenticationFailed(AuthError):
     hint = "check --user and the password (ETCDCTL_PASSWORD)"
 
 
-class PermissionDenied(EtcdError):
+class PermissionDenied(AuthError):
     hint = "the user lacks a role that grants this key range; ask an admin (etcdctl role grant-permission)"
 
 
-class NotLeaderError(EtcdError):
+class ElectionError(EtcdError):
+    """The election did not go our way."""
+
+
+class NotLeaderError(ElectionError):
     hint = "leadership was lost (lease expired, key deleted or resigned); campaign again"
 
 
-class NoLeaderError(EtcdError):
+class NoLeaderError(ElectionError):
     hint = "nobody leads this election right now"
 
 
-class LeaseNotFound(EtcdError):
-    hint = "the lease expired or was revoked; grant a new one"
-
-
-class CampaignTimeout(EtcdError):
+class CampaignTimeout(ElectionError):
     hint = "not elected before the timeout; the candidate key was withdrawn"
 
 
-class RequestTooLarge(EtcdError):
-    hint = "etcd refuses requests over --max-request-bytes (1.5 MiB by default); send less"
+class RequestError(EtcdError):
+    """etcd refuses this request as it is; sending it again will not help."""
 
 
-class InvalidArgument(EtcdError):
+class InvalidArgument(RequestError):
     hint = "the request was malformed"
 
 
-class Compacted(EtcdError):
+class RequestTooLarge(RequestError):
+    hint = "etcd refuses requests over --max-request-bytes (1.5 MiB by default); send less"
+
+
+class NoSpace(RequestError):
+    hint = "etcd's database is over its quota (alarm NOSPACE): compact, defragment, then disarm the alarm"
+
+
+class LeaseNotFound(RequestError):
+    hint = "the lease expired or was revoked; grant a new one"
+
+
+class Compacted(RequestError):
     hint = "that revision was compacted; read the current state instead"
 
 
@@ -64,53 +117,68 @@ class ClientClosed(EtcdError):
     hint = "the client was closed"
 
 
-class _InvalidToken(EtcdError):
-    """The auth token expired or was revoked: internal, triggers one re-authentication."""
+class InvalidToken(AuthError):
+    """The auth token expired or was revoked: the client renews it once and retries."""
 
 
-_TLS_ADVICE = "does --cacert name the CA that signed etcd's certificate, and --cert/--key a pair it trusts?"
+class RpcStatus(Protocol):
+    """What we read of a failed call (grpc.aio.AioRpcError has both)."""
 
-_INVALID_TOKEN = ("invalid auth token", "auth token is expired", "user name is empty")
+    def code(self) -> object: ...
 
-
-def is_invalid_token(err: grpc.aio.AioRpcError) -> bool:
-    details = err.details() or ""
-    return any(s in details for s in _INVALID_TOKEN[:2])
+    def details(self) -> str | None: ...
 
 
-def from_rpc_error(err: grpc.aio.AioRpcError, *, campaign: bool = False) -> EtcdError:
-    """Map a gRPC status (code and etcd's message text) onto our exception types."""
+# etcd's own messages (api/v3rpc/rpctypes), looked for first and in this order: one status code
+# carries several meanings (RESOURCE_EXHAUSTED is a full database, load shedding, or a message
+# over gRPC's size limit). Each entry: a fragment of the message, the class, and a replacement
+# text ("{}" stands for etcd's) when etcd's own says too little.
+_BY_MESSAGE: tuple[tuple[str, type[EtcdError], str | None], ...] = (
+    ("election: not leader", NotLeaderError, None),
+    ("election: no leader", NoLeaderError, None),
+    ("lease not found", LeaseNotFound, None),  # "etcdserver: requested lease not found"
+    ("invalid auth token", InvalidToken, None),
+    ("auth token is expired", InvalidToken, None),
+    ("user name is empty", AuthenticationFailed, "etcd has auth enabled and no user was given"),
+    ("authentication failed", AuthenticationFailed, None),
+    ("user name not found", AuthenticationFailed, None),
+    ("permission denied", PermissionDenied, None),
+    ("request is too large", RequestTooLarge, None),
+    ("message larger than max", RequestTooLarge, None),  # gRPC's own limit
+    ("database space exceeded", NoSpace, None),
+    ("too many requests", TooManyRequests, None),
+    ("has been compacted", Compacted, None),
+    ("context deadline exceeded", EtcdTimeout, None),  # a server-side deadline, as UNKNOWN
+    ("handshake failed", TlsHandshakeFailed, "TLS handshake with etcd failed: {}"),
+)
+
+# Then the status code alone.
+_BY_CODE: dict[str, type[EtcdError]] = {
+    "UNAVAILABLE": Unavailable,
+    "DEADLINE_EXCEEDED": EtcdTimeout,
+    "INVALID_ARGUMENT": InvalidArgument,
+    "UNAUTHENTICATED": AuthenticationFailed,
+    "PERMISSION_DENIED": PermissionDenied,
+    "FAILED_PRECONDITION": RequestError,
+    "OUT_OF_RANGE": RequestError,  # a compacted or a future revision; the message tells which
+}
+
+
+def _code_name(err: RpcStatus) -> str:
     code = err.code()
-    details = err.details() or code.name
-    name = code.name
-    if campaign and (code is grpc.StatusCode.DEADLINE_EXCEEDED or "context deadline exceeded" in details):
-        return CampaignTimeout(details, code=name)
-    if "election: not leader" in details:
-        return NotLeaderError(details, code=name)
-    if "election: no leader" in details:
-        return NoLeaderError(details, code=name)
-    if "requested lease not found" in details or "lease not found" in details:
-        return LeaseNotFound(details, code=name)
-    if "authentication failed" in details or "user name not found" in details:
-        return AuthenticationFailed(details, code=name)
-    if "user name is empty" in details:
-        return AuthenticationFailed("etcd has auth enabled and no user was given", code=name)
-    if any(s in details for s in _INVALID_TOKEN[:2]):
-        return _InvalidToken(details, code=name)
-    if code is grpc.StatusCode.PERMISSION_DENIED or "permission denied" in details:
-        return PermissionDenied(details, code=name)
-    if "request is too large" in details or code is grpc.StatusCode.RESOURCE_EXHAUSTED:
-        return RequestTooLarge(details, code=name)
-    if "has been compacted" in details:
-        return Compacted(details, code=name)
-    if code is grpc.StatusCode.UNAVAILABLE:
-        if "handshake failed" in details.lower():
-            return Unavailable(f"TLS handshake with etcd failed; {_TLS_ADVICE}: {details}", code=name)
-        return Unavailable(details, code=name)
-    if code is grpc.StatusCode.DEADLINE_EXCEEDED:
-        return EtcdTimeout(details, code=name)
-    if code is grpc.StatusCode.INVALID_ARGUMENT:
-        return InvalidArgument(details, code=name)
-    if code is grpc.StatusCode.UNAUTHENTICATED:
-        return AuthenticationFailed(details, code=name)
-    return EtcdError(details, code=name)
+    return str(getattr(code, "name", code))
+
+
+def from_rpc_error(err: RpcStatus) -> EtcdError:
+    """Map a gRPC status (its code and etcd's message text) onto our exception types."""
+    name = _code_name(err)
+    details = err.details() or name
+    lowered = details.lower()
+    for fragment, cls, text in _BY_MESSAGE:
+        if fragment in lowered:
+            return cls(text.format(details) if text else details, code=name)
+    return _BY_CODE.get(name, EtcdError)(details, code=name)
+
+
+def is_invalid_token(err: RpcStatus) -> bool:
+    return isinstance(from_rpc_error(err), InvalidToken)

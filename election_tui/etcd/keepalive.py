@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 import grpc
 
 from ._pb import rpc_pb2
-from .connection import Backoff, Connection
+from .connection import Connection
 from .errors import from_rpc_error, is_invalid_token
+from .retry import Backoff
 
 if TYPE_CHECKING:
     from typing import Any

@@ -96,10 +96,21 @@ WatchItem = WatchEvents | WatchProgress | WatchCompacted | WatchDisconnected | W
 
 @dataclass(frozen=True, slots=True)
 class RangeResult:
+    """Keys read at `revision`; `more` says a `limit` cut the answer short of `count` keys."""
+
     kvs: tuple[KeyValue, ...]
     revision: int
     more: bool = False
     count: int = 0
+
+    @classmethod
+    def from_pb(cls, resp: rpc_pb2.RangeResponse, revision: int | None = None) -> RangeResult:
+        return cls(
+            tuple(KeyValue.from_pb(kv) for kv in resp.kvs),
+            int(resp.header.revision if revision is None else revision),
+            bool(resp.more),
+            int(resp.count),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +178,44 @@ class Status:
 
 
 @dataclass(frozen=True, slots=True)
+class PutResult:
+    """A write's revision, and the key before it when asked for (`prev_kv=True`; None if new)."""
+
+    revision: int
+    prev_kv: KeyValue | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteResult:
+    """How many keys a delete inside a transaction removed."""
+
+    deleted: int
+    revision: int
+
+
+TxnResponse = RangeResult | PutResult | DeleteResult
+
+
+@dataclass(frozen=True, slots=True)
 class TxnResult:
+    """Whether the compares held, and one response per operation of the branch that ran."""
+
     succeeded: bool
     revision: int
+    responses: tuple[TxnResponse, ...] = ()
+
+    @classmethod
+    def from_pb(cls, resp: rpc_pb2.TxnResponse) -> TxnResult:
+        revision = resp.header.revision
+        out: list[TxnResponse] = []
+        for op in resp.responses:
+            kind = op.WhichOneof("response")
+            if kind == "response_range":
+                out.append(RangeResult.from_pb(op.response_range, revision))
+            elif kind == "response_put":
+                put = op.response_put
+                prev = KeyValue.from_pb(put.prev_kv) if put.HasField("prev_kv") else None
+                out.append(PutResult(revision, prev))
+            elif kind == "response_delete_range":
+                out.append(DeleteResult(int(op.response_delete_range.deleted), revision))
+        return cls(bool(resp.succeeded), int(revision), tuple(out))

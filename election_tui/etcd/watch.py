@@ -8,8 +8,9 @@ from types import TracebackType
 import grpc
 
 from ._pb import rpc_pb2
-from .connection import Backoff, Connection
+from .connection import Connection
 from .errors import EtcdError, PermissionDenied, Unavailable, from_rpc_error, is_invalid_token
+from .retry import Backoff
 from .types import (
     Event,
     WatchCompacted,

@@ -1,26 +1,25 @@
 """Pure election state: watch events in; elections, leaders, queues and a timeline out.
 
-No I/O, no asyncio, no Textual: everything here is driven by values and a caller's clock.
+No I/O, no asyncio, no grpc, no Textual: everything here is driven by values and a caller's clock.
 """
 
-from .index import Candidate
-from .keys import candidate_key, display, parse_candidate_key, scopes, sees
+from .candidates import CandidateKey
+from .keys import scopes, sees
 from .leases import LeaseClock
 from .state import Changes, ElectionState, ElectionView
+from .text import display
 from .timeline import KINDS, REMOVAL_REASONS, TimelineEntry
 
 __all__ = [
     "KINDS",
     "REMOVAL_REASONS",
-    "Candidate",
+    "CandidateKey",
     "Changes",
     "ElectionState",
     "ElectionView",
     "LeaseClock",
     "TimelineEntry",
-    "candidate_key",
     "display",
-    "parse_candidate_key",
     "scopes",
     "sees",
 ]

@@ -6,14 +6,14 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from election_tui.etcd.types import Event, EventType, KeyValue
+from election_tui.etcd import Event, EventType, KeyValue, parse_candidate_key
 
-from .index import Candidate, CandidateIndex
-from .keys import parse_candidate_key, scopes
+from .candidates import CandidateIndex, CandidateKey
+from .keys import scopes
 from .timeline import ELECTED, JOINED, PROCLAIMED, RemovalHints, TimelineEntry
 
-# A change to apply: a Candidate to put, or the key of one to remove.
-_Op = Candidate | bytes
+# A change to apply: a CandidateKey to put, or the key of one to remove.
+_Op = CandidateKey | bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +26,8 @@ class ElectionView:
     """
 
     name: bytes
-    candidates: tuple[Candidate, ...]
-    leader: Candidate | None
+    candidates: tuple[CandidateKey, ...]
+    leader: CandidateKey | None
     terms: int
     last_change_revision: int
     last_change_time: float
@@ -74,11 +74,11 @@ class _Meta:
         self.history: deque[TimelineEntry] = deque(maxlen=history_limit)
 
 
-def _candidate(kv: KeyValue) -> Candidate | None:
+def _candidate(kv: KeyValue) -> CandidateKey | None:
     name = parse_candidate_key(kv.key, kv.lease)
     if name is None:
         return None
-    return Candidate(kv.key, name, kv.lease, kv.value, kv.create_revision, kv.mod_revision)
+    return CandidateKey(kv.key, name, kv.lease, kv.value, kv.create_revision, kv.mod_revision)
 
 
 class ElectionState:
@@ -130,15 +130,15 @@ class ElectionState:
         meta = self._meta.get(name)
         return tuple(meta.history) if meta is not None else ()
 
-    def leader(self, name: bytes) -> Candidate | None:
+    def leader(self, name: bytes) -> CandidateKey | None:
         """What etcd's `Leader(name)` would answer, for any name (an election or not)."""
         return self._index.leader(name)
 
-    def candidates(self, name: bytes) -> tuple[Candidate, ...]:
+    def candidates(self, name: bytes) -> tuple[CandidateKey, ...]:
         """The queue of `name` in create revision order, nested elections' candidates included."""
         return self._index.queue(name)
 
-    def candidate(self, key: bytes) -> Candidate | None:
+    def candidate(self, key: bytes) -> CandidateKey | None:
         return self._index.get(key)
 
     def __len__(self) -> int:
@@ -161,7 +161,7 @@ class ElectionState:
         reconnect) reconciles: what vanished or appeared meanwhile becomes removal, join,
         elected and proclaimed entries stamped with `revision`.
         """
-        wanted: dict[bytes, Candidate] = {}
+        wanted: dict[bytes, CandidateKey] = {}
         for kv in kvs:
             cand = _candidate(kv)
             if cand is not None:
@@ -235,7 +235,7 @@ class ElectionState:
         index = self._index
         names: set[bytes] = set()
         for op in ops:
-            if isinstance(op, Candidate):
+            if isinstance(op, CandidateKey):
                 names.add(op.name)
             elif (known := index.get(op)) is not None:
                 names.add(known.name)
@@ -244,9 +244,9 @@ class ElectionState:
         affected = {scope for name in names for scope in scopes(name)}
         before = {scope: index.leader(scope) for scope in affected if index.exists(scope)}
 
-        members: list[tuple[str, Candidate]] = []
+        members: list[tuple[str, CandidateKey]] = []
         for op in ops:
-            if isinstance(op, Candidate):
+            if isinstance(op, CandidateKey):
                 old = index.get(op.key)
                 if old is not None and old.slot == op.slot:
                     index.update(op)
@@ -298,7 +298,7 @@ class ElectionState:
         self,
         kind: str,
         election: bytes,
-        cand: Candidate,
+        cand: CandidateKey,
         rev: int,
         now: float,
         entries: list[TimelineEntry],

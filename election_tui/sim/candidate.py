@@ -16,9 +16,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from ..election import LeaderElection
-from ..etcd import CampaignTimeout, EtcdClient, EtcdError, KeepAlive, LeaderKey, LeaseNotFound, NotLeaderError
-from ..etcd.client import BytesLike, election_name, to_bytes, validate_ttl
+from ..etcd import (
+    BytesLike,
+    CampaignTimeout,
+    EtcdClient,
+    EtcdError,
+    KeepAlive,
+    LeaderElection,
+    LeaderKey,
+    LeaseNotFound,
+    NotLeaderError,
+    candidate_key,
+    election_name,
+    to_bytes,
+    validate_ttl,
+)
 
 
 class State(Enum):
@@ -106,7 +118,7 @@ class Candidate:
     def key(self) -> bytes | None:
         """Our candidate key `<name>/<lease hex>` (what etcd's Campaign creates)."""
         lease = self.lease_id
-        return self.name + b"/" + format(lease, "x").encode() if lease else None
+        return candidate_key(self.name, lease) if lease else None
 
     @property
     def leader_key(self) -> LeaderKey | None:

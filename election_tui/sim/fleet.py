@@ -6,8 +6,7 @@ import asyncio
 from collections.abc import Iterator
 from types import TracebackType
 
-from ..etcd import EtcdClient
-from ..etcd.client import BytesLike
+from ..etcd import BytesLike, EtcdClient
 from .candidate import Candidate, Listener, State
 
 
@@ -35,6 +34,13 @@ class Fleet:
 
     def get(self, candidate_id: int) -> Candidate | None:
         return self._candidates.get(candidate_id)
+
+    def by_key(self, key: bytes) -> Candidate | None:
+        """Our candidate whose current candidate key is `key` (None: not ours, or not any more)."""
+        for candidate in self._candidates.values():
+            if candidate.key == key:
+                return candidate
+        return None
 
     def subscribe(self, listener: Listener) -> None:
         """Hear every transition of every candidate, present and future."""

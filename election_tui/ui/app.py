@@ -1,4 +1,4 @@
-"""The Textual dashboard: renders the live session once per frame; actions go to etcd."""
+"""The Textual dashboard: follows the live session, renders once per frame; actions go to etcd."""
 
 from __future__ import annotations
 
@@ -13,20 +13,21 @@ from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container, Vertical
-from textual.events import Resize
+from textual.events import DescendantFocus, Resize
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from ..config import ConnectionConfig
-from ..dashboard import Dashboard
-from ..etcd import EtcdClient, EtcdError
+from ..etcd import ClientConfig, EtcdClient, EtcdError
+from ..live import Feed, LiveSession
 from ..model import display
 from ..sim import Candidate, CandidateError
+from .actions import ACTIONS, BY_NAME, bindings, candidate_keys_hint
 from .elections import ElectionsTable
 from .fleet_panel import FleetTable
 from .linetable import LineTable
 from .modals import DrillScreen, FilterScreen, LaunchRequest, LaunchScreen, ProclaimScreen, ReportScreen
 from .queue import QueueTable
+from .selection import Target, refusal
 from .status import StatusLine
 from .timeline import Timeline
 
@@ -41,24 +42,14 @@ class ElectionApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "election-tui"
     BINDINGS = [
-        Binding("n", "launch", "Launch"),
-        Binding("p", "proclaim", "Proclaim"),
-        Binding("r", "resign", "Resign"),
-        Binding("e", "expire", "Expire"),
-        Binding("x", "crash", "Crash"),
-        Binding("z", "pause_keepalive", "Pause"),
-        Binding("j", "rejoin", "Rejoin", show=False),
-        Binding("delete", "remove", "Remove", show=False),
-        Binding("slash", "filter", "Filter", show=False),
-        Binding("space", "pause_view", "Freeze", show=False),
-        Binding("d", "drill", "Drill"),
+        *bindings(),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 
     def __init__(
         self,
-        config: ConnectionConfig,
+        config: ClientConfig,
         *,
         prefix: bytes = b"",
         demo: bool = False,
@@ -72,10 +63,12 @@ class ElectionApp(App[int]):
         self.clock = clock
         self.wall = wall
         self.client: EtcdClient | None = None
-        self.dash: Dashboard | None = None
+        self.live: LiveSession | None = None
+        self.feed: Feed | None = None
         self.view_paused = False
         self.filter_text = ""
         self.selected: bytes | None = None
+        self._active_table: str = "elections"  # the table whose highlighted row actions act on
         self._session_closed = False
 
     # -- layout -----------------------------------------------------------------------------
@@ -90,7 +83,7 @@ class ElectionApp(App[int]):
                 panel.border_title = "Queue"
                 yield QueueTable(id="queue")
             with Vertical(classes="panel", id="fleet-panel") as panel:
-                panel.border_title = "Our candidates  (n launch · r resign · e expire · x crash · z pause)"
+                panel.border_title = f"Our candidates  ({candidate_keys_hint()})"
                 yield FleetTable(id="fleet")
             with Vertical(classes="panel", id="timeline-panel") as panel:
                 panel.border_title = "Timeline"
@@ -110,40 +103,44 @@ class ElectionApp(App[int]):
         return self.query_one(FleetTable)
 
     @property
-    def session(self) -> Dashboard:
-        assert self.dash is not None, "the session starts on mount"
-        return self.dash
+    def session(self) -> LiveSession:
+        assert self.live is not None, "the session starts on mount"
+        return self.live
 
     def on_resize(self, event: Resize) -> None:
         self.screen.set_class(event.size.width < NARROW, "narrow")
 
     async def on_mount(self) -> None:
         self.screen.set_class(self.size.width < NARROW, "narrow")
-        self.client = self.config.client()
-        self.dash = Dashboard(self.client, self.prefix, clock=self.clock, wall=self.wall)
-        self.dash.start()
+        self.client = EtcdClient(self.config)
+        self.live = LiveSession(self.client, self.prefix, clock=self.clock, wall=self.wall)
+        self.feed = self.live.follow()
+        self.live.start()
         self._show_status()
         self.set_interval(FRAME, self._frame)
         self.set_interval(TICK, self._tick)
-        if self.demo:
-            self.run_worker(self._launch_demo(), group="actions")
+        self.run_worker(self._after_first_load(), group="actions")
 
-    async def _launch_demo(self) -> None:
+    async def _after_first_load(self) -> None:
         await self.session.loaded.wait()
-        self.session.launch_demo()
+        # Tens of thousands of long-lived objects were just made: keep the garbage collector
+        # from re-scanning them all in the middle of later frames.
+        gc.freeze()
+        if self.demo:
+            self.session.launch_demo()
 
     # -- frames -----------------------------------------------------------------------------
 
     def _frame(self) -> None:
         """Render what changed since the last frame, once."""
         # Not while shutting down: the screens may be gone already (a direct `_shutdown`).
-        if self.view_paused or self.dash is None or not self.is_running:
+        if self.view_paused or self.live is None or self.feed is None or not self.is_running:
             return
-        changes = self.dash.take_changes()
+        changes = self.feed.take()
         if not changes:
             return
         with self.batch_update():
-            state = self.dash.state
+            state = self.live.state
             if changes.reset or changes.elections:
                 self.elections.sync(state, None if changes.reset else changes.elections)
                 if self.selected is None:
@@ -157,35 +154,31 @@ class ElectionApp(App[int]):
             if changes.timeline:
                 self.query_one(Timeline).add(changes.timeline)
             if changes.fleet:
-                self.fleet_table.sync(self.dash.fleet)
+                self.fleet_table.sync(self.live.fleet)
             self._show_status()
-        if changes.reset:
-            # Tens of thousands of long-lived objects were just made: keep the garbage
-            # collector from re-scanning them all in the middle of later frames.
-            gc.freeze()
 
     def _tick(self) -> None:
-        if self.view_paused or self.dash is None or not self.is_running:
+        if self.view_paused or self.live is None or self.feed is None or not self.is_running:
             return
         now, wall = self.clock(), self.wall()
-        dash = self.dash
-        self.elections.tick(dash.leases, dash.granted, now, wall)
-        self.queue.tick(dash.leases, dash.granted, now)
+        live = self.live
+        self.elections.tick(live.leases, live.granted, now, wall)
+        self.queue.tick(live.leases, live.granted, now)
         self.fleet_table.tick()
-        dash.visible_leases = self.elections.visible_leases() + self.queue.leases()
+        self.feed.show_leases(self.elections.visible_leases() + self.queue.leases())
 
     def _show_queue(self) -> None:
-        dash = self.session
-        view = dash.state.election(self.selected) if self.selected is not None else None
-        ours = {c.key: c for c in dash.fleet if c.key is not None and not c.state.terminal}
+        live = self.session
+        view = live.state.election(self.selected) if self.selected is not None else None
+        ours = {c.key: c for c in live.fleet if c.key is not None and not c.state.terminal}
         self.queue.show(view, ours)
         panel = self.query_one("#queue-panel")
         panel.border_title = f"Queue · {display(self.selected, 40)}" if self.selected else "Queue"
 
     def _show_status(self) -> None:
-        dash = self.session
+        live = self.session
         self.query_one(StatusLine).show(
-            dash.cluster, paused=self.view_paused, filter_text=self.filter_text, ours=len(dash.fleet)
+            live.cluster, paused=self.view_paused, filter_text=self.filter_text, ours=len(live.fleet)
         )
 
     @on(LineTable.Highlighted, "#elections")
@@ -193,22 +186,40 @@ class ElectionApp(App[int]):
         name = event.key if isinstance(event.key, bytes) else None
         if name != self.selected and self.is_running:
             self.selected = name
-            if self.dash is not None:
+            if self.live is not None:
                 self._show_queue()
 
     # -- actions ----------------------------------------------------------------------------
 
-    def _target(self) -> Candidate | None:
-        """The candidate an action is for: the highlighted row of ours, queue or fleet panel."""
-        dash = self.session
-        if self.queue.has_focus and (key := self.queue.selected_key()) is not None:
-            for cand in dash.fleet:
-                if cand.key == key:
-                    return cand
-        selected = self.fleet_table.selected()
-        if selected is None:
-            self.notify("No simulated candidate selected: launch one with n", severity="warning")
-        return selected
+    def on_descendant_focus(self, event: DescendantFocus) -> None:
+        if event.widget.id in ("elections", "queue", "fleet"):
+            self._active_table = event.widget.id
+
+    def target(self) -> Target | None:
+        """The highlighted row of the table in use: the one rule every action follows."""
+        live = self.session
+        if self._active_table == "fleet":
+            cand = self.fleet_table.selected()
+            return Target(cand.key, cand.value, cand) if cand is not None else None
+        if self._active_table == "queue":
+            key = self.queue.selected_key()
+            found = live.state.candidate(key) if key is not None else None
+        else:
+            name = self.elections.selected_name()
+            found = live.state.leader(name) if name is not None else None
+        if found is None:
+            return None
+        return Target(found.key, found.value, live.fleet.by_key(found.key))
+
+    def _ours(self, action: str) -> Candidate | None:
+        """Our candidate that `action` acts on, or None after telling the user why not."""
+        target = self.target()
+        reason = refusal(BY_NAME[action], target)
+        if reason is not None:
+            self.notify(reason, severity="warning")
+            return None
+        assert target is not None and target.ours is not None
+        return target.ours
 
     def _act(self, action: Awaitable[object] | Callable[[], object], done: str = "") -> None:
         """Run an action against etcd; an error becomes a notification, never a crash."""
@@ -247,52 +258,54 @@ class ElectionApp(App[int]):
         self.push_screen(LaunchScreen(default.removeprefix(display(self.prefix, 200))), launched)
 
     def action_proclaim(self) -> None:
-        cand = self._target()
+        cand = self._ours("proclaim")
         if cand is None:
             return
+        live = self.session
 
         def proclaim(value: str | None) -> None:
             if value is not None:
-                self._act(cand.proclaim(value), f"#{cand.id} proclaimed")
+                self._act(live.proclaim(cand, value), f"#{cand.id} proclaimed")
 
         self.push_screen(ProclaimScreen(display(cand.value, 200)), proclaim)
 
     def action_resign(self) -> None:
-        if (cand := self._target()) is not None:
+        if (cand := self._ours("resign")) is not None:
             self._act(self.session.resign(cand), f"#{cand.id} resigned")
 
     def action_expire(self) -> None:
-        if (cand := self._target()) is not None:
-            dash = self.session
+        if (cand := self._ours("expire")) is not None:
+            live = self.session
             self._act(
-                lambda: dash.let_expire(cand), f"#{cand.id} stops renewing: its lease expires in ≈{cand.ttl}s"
+                lambda: live.let_expire(cand), f"#{cand.id} stops renewing: its lease expires in ≈{cand.ttl}s"
             )
 
     def action_crash(self) -> None:
-        if (cand := self._target()) is not None:
+        if (cand := self._ours("crash")) is not None:
             self._act(self.session.crash(cand), f"#{cand.id} crashed: lease revoked")
 
     def action_pause_keepalive(self) -> None:
-        if (cand := self._target()) is not None:
-            dash = self.session
+        if (cand := self._ours("pause_keepalive")) is not None:
+            live = self.session
             verb = "resumed" if cand.paused else "paused (partition)"
-            self._act(lambda: dash.toggle_pause(cand), f"#{cand.id} keep-alive {verb}")
+            self._act(lambda: live.toggle_pause(cand), f"#{cand.id} keep-alive {verb}")
 
     def action_rejoin(self) -> None:
-        if (cand := self._target()) is not None:
-            self._act(cand.rejoin, f"#{cand.id} rejoins with a new lease")
+        if (cand := self._ours("rejoin")) is not None:
+            live = self.session
+            self._act(lambda: live.rejoin(cand), f"#{cand.id} rejoins with a new lease")
 
     def action_remove(self) -> None:
-        if (cand := self._target()) is not None:
+        if (cand := self._ours("remove")) is not None:
             self._act(self.session.remove(cand), f"#{cand.id} removed")
 
     def action_filter(self) -> None:
         def apply(text: str | None) -> None:
-            if text is None or self.dash is None:
+            if text is None or self.live is None:
                 return
             self.filter_text = text
             self.elections.filter_text = text
-            self.elections.sync(self.dash.state, None)
+            self.elections.sync(self.live.state, None)
             self._show_status()
 
         self.push_screen(FilterScreen(self.filter_text), apply)
@@ -342,11 +355,13 @@ class ElectionApp(App[int]):
         if self._session_closed:
             return
         self._session_closed = True
-        if self.dash is not None:
-            if len(self.dash.fleet):
-                self.notify(f"revoking {len(self.dash.fleet.lease_ids())} lease(s)…", timeout=2)
+        if self.feed is not None:
+            self.feed.close()
+        if self.live is not None:
+            if len(self.live.fleet):
+                self.notify(f"revoking {len(self.live.fleet.lease_ids())} lease(s)…", timeout=2)
             try:
-                await asyncio.wait_for(self.dash.close(), 10)
+                await asyncio.wait_for(self.live.close(), 10)
             except (TimeoutError, EtcdError) as err:
                 self.log.error(f"leases may remain: {err}")
         if self.client is not None:
@@ -359,31 +374,13 @@ class ElectionApp(App[int]):
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for title, help, action in (
-            ("Launch candidates", "Start one or more simulated candidates (n)", self.action_launch),
-            ("Proclaim", "Publish a new value as the selected leader (p)", self.action_proclaim),
-            ("Resign", "The selected candidate resigns and revokes its lease (r)", self.action_resign),
-            ("Let lease expire", "Stop renewing: the key dies with the lease (e)", self.action_expire),
-            ("Crash (revoke lease)", "The lease goes at once, no resign (x)", self.action_crash),
-            (
-                "Pause / resume keep-alive",
-                "Simulate a partition of the selected candidate (z)",
-                self.action_pause_keepalive,
-            ),
-            ("Rejoin", "A departed candidate campaigns again with a new lease (j)", self.action_rejoin),
-            (
-                "Remove candidate",
-                "Forget the selected candidate, revoking its lease (delete)",
-                self.action_remove,
-            ),
-            ("Filter elections", "Show only elections whose name contains a text (/)", self.action_filter),
-            ("Freeze / unfreeze view", "Stop redrawing to read the screen (space)", self.action_pause_view),
-            ("Run a drill", "Run a failover drill and show its report (d)", self.action_drill),
-        ):
-            yield SystemCommand(title, help, action)
+        for action in ACTIONS:
+            yield SystemCommand(
+                action.title, f"{action.help} ({action.shown_key})", getattr(self, f"action_{action.name}")
+            )
 
 
-def run_dashboard(config: ConnectionConfig, *, prefix: str = "", demo: bool = False) -> int:
+def run_dashboard(config: ClientConfig, *, prefix: str = "", demo: bool = False) -> int:
     """Run the app; SIGTERM and SIGHUP quit like q does, so no lease is left behind."""
     app = ElectionApp(config, prefix=prefix.encode(), demo=demo)
 

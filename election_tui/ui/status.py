@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from ..dashboard import ClusterInfo
+from ..live import ClusterInfo
 
 CONNECTION_STYLES = {
     "connecting": ("◌ connecting", "yellow"),

@@ -14,8 +14,8 @@ import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from election_tui.dashboard import ConnectionState, Dashboard
 from election_tui.etcd import EtcdClient, Event, WatchEvents
+from election_tui.live import ConnectionState, LiveSession
 from election_tui.model import ElectionState
 from election_tui.sim import Candidate, State
 
@@ -83,7 +83,7 @@ class AppliedLog:
         return self._loads.setdefault(state, [])
 
 
-async def wait_connection(dash: Dashboard, *states: ConnectionState, timeout: float) -> ConnectionState:
+async def wait_connection(dash: LiveSession, *states: ConnectionState, timeout: float) -> ConnectionState:
     try:
         async with asyncio.timeout(timeout):
             while True:
@@ -102,7 +102,7 @@ async def wait_connection(dash: Dashboard, *states: ConnectionState, timeout: fl
 class ConnectionRecorder:
     """Samples `dash.cluster.connection` every 10 ms and keeps each change (bounded by `stop`)."""
 
-    dash: Dashboard
+    dash: LiveSession
     seen: list[ConnectionState] = field(default_factory=list)
     _task: asyncio.Task[None] | None = None
 

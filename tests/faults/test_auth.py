@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 from helpers import eventually
 
-from election_tui.dashboard import Dashboard
 from election_tui.embedded import EmbeddedEtcd
 from election_tui.etcd import AuthenticationFailed, EtcdClient, PermissionDenied
+from election_tui.live import LiveSession
 from election_tui.sim import Fleet, State
 
 from ._support import cli_env, run_cli, wait_connection
@@ -58,7 +58,7 @@ async def test_a_candidate_blocked_longer_than_its_token_lives_still_wins(
         await authenticate(stale)
 
     waiting._conn._authenticate = counted  # type: ignore[method-assign]
-    dash = Dashboard(holder, prefix)
+    dash = LiveSession(holder, prefix)
     dash.start()
     async with Fleet(waiting) as fleet:
         try:
@@ -91,7 +91,7 @@ async def test_a_wrong_password_is_a_clear_authentication_failure_everywhere(
     with pytest.raises(AuthenticationFailed, match="check --user and the password"):
         await client.get_prefix(prefix)
 
-    dash = Dashboard(client, prefix)
+    dash = LiveSession(client, prefix)
     dash.start()
     try:
         await wait_connection(dash, "stale", timeout=5)
@@ -129,7 +129,7 @@ async def test_a_user_without_permission_on_the_prefix_is_a_clear_permission_den
         await asyncio.wait_for(client.campaign(name, lease.id, b"bob"), 5)
     await client.lease_revoke(lease.id)
 
-    dash = Dashboard(client, prefix)
+    dash = LiveSession(client, prefix)
     dash.start()
     try:
         await wait_connection(dash, "stale", timeout=5)

@@ -14,11 +14,9 @@ from rich.text import Text
 from textual.widgets import Button, Input, Label
 
 from election_tui.cli import main
-from election_tui.config import ConnectionConfig
-from election_tui.dashboard import Dashboard
-from election_tui.election import LeaderElection
 from election_tui.embedded import EmbeddedEtcd
-from election_tui.etcd import EtcdClient, InvalidArgument, RequestTooLarge
+from election_tui.etcd import ClientConfig, EtcdClient, InvalidArgument, LeaderElection, RequestTooLarge
+from election_tui.live import LiveSession
 from election_tui.model import display
 from election_tui.sim import Candidate, Fleet, State
 from election_tui.ui.app import ElectionApp
@@ -152,7 +150,7 @@ async def test_bad_ttls_are_invalid_before_anything_is_sent(
 ) -> None:
     client = clients(etcd.endpoints)
     before = set(await client.leases())
-    dash = Dashboard(client, prefix)
+    dash = LiveSession(client, prefix)
     with pytest.raises(InvalidArgument, match="TTL"):
         await client.lease_grant(ttl)  # type: ignore[arg-type]
     with pytest.raises(InvalidArgument, match="TTL"):
@@ -198,7 +196,7 @@ async def test_non_utf8_markup_and_escapes_round_trip_and_display_literally(
     client = clients(etcd.endpoints)
     name = prefix + b"\xff\xfe[bold]e"
     value = b"\xc3\x28" + MARKUP + ESCAPES
-    dash = Dashboard(client, prefix)
+    dash = LiveSession(client, prefix)
     dash.start()
     try:
         await asyncio.wait_for(dash.loaded.wait(), 5)
@@ -228,7 +226,7 @@ async def test_the_app_shows_markup_and_escapes_literally_in_its_cells(etcd: Emb
     prefix = f"m{secrets.token_hex(2)}/".encode()  # short: the whole name fits in its cell
     name = prefix + b"[b]\x1b[2J"
     value = MARKUP + b"\x1b]0;t\x07"
-    app = ElectionApp(ConnectionConfig(endpoints=tuple(etcd.endpoints)), prefix=prefix)
+    app = ElectionApp(ClientConfig(endpoints=tuple(etcd.endpoints)), prefix=prefix)
     async with app.run_test(size=(200, 40)) as pilot:
         dash = app.session
         await asyncio.wait_for(dash.loaded.wait(), 5)
@@ -259,7 +257,7 @@ async def test_the_app_shows_markup_and_escapes_literally_in_its_cells(etcd: Emb
     ],
 )
 async def test_the_launch_form_refuses_bad_input_inline(field: str, text: str, complaint: str) -> None:
-    app = ElectionApp(ConnectionConfig(endpoints=(f"127.0.0.1:{closed_port()}",)))
+    app = ElectionApp(ClientConfig(endpoints=(f"127.0.0.1:{closed_port()}",)))
     async with app.run_test(size=(160, 40)) as pilot:
         await pilot.press("n")
         await pilot.pause(0.05)
@@ -278,7 +276,7 @@ async def test_the_launch_form_refuses_bad_input_inline(field: str, text: str, c
 
 
 async def test_the_launch_form_refuses_a_value_over_the_request_limit() -> None:
-    app = ElectionApp(ConnectionConfig(endpoints=(f"127.0.0.1:{closed_port()}",)))
+    app = ElectionApp(ClientConfig(endpoints=(f"127.0.0.1:{closed_port()}",)))
     async with app.run_test(size=(160, 40)) as pilot:
         await pilot.press("n")
         await pilot.pause(0.05)

@@ -20,8 +20,7 @@ import pytest
 from helpers import eventually
 
 from election_tui.embedded import EmbeddedEtcd
-from election_tui.etcd import EtcdClient, KeyValue
-from election_tui.model import candidate_key
+from election_tui.etcd import EtcdClient, KeyValue, candidate_key
 from election_tui.sim import Candidate, Fleet, State
 
 pytestmark = pytest.mark.fault

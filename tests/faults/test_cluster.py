@@ -9,10 +9,9 @@ import pytest
 from helpers import eventually
 from rich.text import Text
 
-from election_tui.config import ConnectionConfig
-from election_tui.dashboard import Dashboard
 from election_tui.embedded import EmbeddedEtcd, EmbeddedMember
-from election_tui.etcd import EtcdClient
+from election_tui.etcd import ClientConfig, EtcdClient
+from election_tui.live import LiveSession
 from election_tui.sim import State
 from election_tui.ui.app import ElectionApp
 from election_tui.ui.status import StatusLine
@@ -39,11 +38,11 @@ async def _raft_leader(cluster: EmbeddedEtcd, client: EtcdClient) -> EmbeddedMem
     return next(m for m in cluster.members if m.member_id == leader_id)
 
 
-def _down(dash: Dashboard, member: EmbeddedMember) -> bool:
+def _down(dash: LiveSession, member: EmbeddedMember) -> bool:
     return any(m.endpoint == member.client_url and not m.up for m in dash.cluster.members)
 
 
-def _all_up(dash: Dashboard) -> bool:
+def _all_up(dash: LiveSession) -> bool:
     return len(dash.cluster.members) == 3 and all(m.up for m in dash.cluster.members)
 
 
@@ -55,7 +54,7 @@ def _status(app: ElectionApp) -> str:
 async def test_the_app_fails_over_when_its_member_then_the_raft_leader_dies(
     cluster: EmbeddedEtcd, prefix: bytes, applied_log: AppliedLog
 ) -> None:
-    app = ElectionApp(ConnectionConfig(endpoints=tuple(cluster.endpoints)), prefix=prefix)
+    app = ElectionApp(ClientConfig(endpoints=tuple(cluster.endpoints)), prefix=prefix)
     async with app.run_test(size=(200, 40)) as pilot:
         dash, client = app.session, app.client
         assert client is not None
@@ -109,7 +108,7 @@ async def test_the_app_fails_over_when_its_member_then_the_raft_leader_dies(
             assert (await client.lease_time_to_live(lease)).ttl > 0
         await assert_model_converges(client, dash.state, prefix)
         # Resumed on other members, the watch neither skipped nor repeated an event.
-        sentinel = await client.put(prefix + b"~sentinel", b"x")
+        sentinel = (await client.put(prefix + b"~sentinel", b"x")).revision
         await eventually(
             lambda: any(r == sentinel for r, _k, _t in applied_log.events(dash.state)),
             timeout=5,

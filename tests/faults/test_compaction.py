@@ -7,8 +7,8 @@ import asyncio
 import pytest
 from helpers import eventually
 
-from election_tui.dashboard import Dashboard
 from election_tui.embedded import EmbeddedEtcd
+from election_tui.live import LiveSession
 from election_tui.sim import Fleet, State
 
 from ._support import AppliedLog, ConnectionRecorder, assert_model_converges, history, wait_connection
@@ -22,7 +22,7 @@ async def test_compaction_while_the_dashboard_is_cut_off_makes_it_re_read(
     proxy = await proxies(own_etcd.endpoints[0])
     viewer = clients([proxy.address], timeout=1.0)  # the dashboard's client, through the proxy
     direct = clients(own_etcd.endpoints)
-    dash = Dashboard(viewer, prefix, status_every=0.5)
+    dash = LiveSession(viewer, prefix, status_every=0.5)
     dash.start()
     async with Fleet(direct) as fleet:
         try:
@@ -61,7 +61,7 @@ async def test_compaction_while_the_dashboard_is_cut_off_makes_it_re_read(
             reread = applied_log.loads(dash.state)[1]
             later = fleet.launch(e2, "later", 10)
             await later.wait_for(State.LEADER, timeout=5)
-            sentinel = await direct.put(prefix + b"~sentinel", b"x")
+            sentinel = (await direct.put(prefix + b"~sentinel", b"x")).revision
             await eventually(
                 lambda: any(r == sentinel for r, _k, _t in applied_log.events(dash.state)),
                 timeout=5,

@@ -19,9 +19,9 @@ from collections.abc import Iterator
 import pytest
 from helpers import eventually, stop_process
 
-from election_tui.dashboard import DEMO_ELECTIONS
 from election_tui.embedded import EmbeddedEtcd
 from election_tui.etcd import EtcdClient
+from election_tui.live import DEMO_ELECTIONS
 
 from ._support import cli_env
 

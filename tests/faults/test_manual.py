@@ -7,8 +7,8 @@ import asyncio
 import pytest
 from helpers import eventually
 
-from election_tui.election import LeaderElection
 from election_tui.embedded import EmbeddedEtcd
+from election_tui.etcd import LeaderElection
 from election_tui.sim import Fleet, State
 
 pytestmark = pytest.mark.fault

@@ -20,10 +20,9 @@ import time
 import pytest
 from helpers import eventually
 
-from election_tui.dashboard import Dashboard
-from election_tui.election import LeaderElection
 from election_tui.embedded import EmbeddedEtcd
-from election_tui.etcd import EtcdTimeout, NotLeaderError, Unavailable
+from election_tui.etcd import EtcdTimeout, LeaderElection, NotLeaderError, Unavailable
+from election_tui.live import LiveSession
 from election_tui.sim import CandidateError, Fleet, State
 
 from ._support import AppliedLog, BeliefSampler, assert_model_converges, history, wait_connection
@@ -40,7 +39,7 @@ async def test_a_blackholed_leader_is_lost_before_a_new_leader_takes_over(
     proxy = await proxies(etcd.endpoints[0])
     cut = clients([proxy.address], timeout=1.0)
     direct = clients(etcd.endpoints)
-    dash = Dashboard(direct, prefix)
+    dash = LiveSession(direct, prefix)
     dash.start()
     async with Fleet(cut) as cut_fleet, Fleet(direct) as fleet:
         try:
@@ -158,7 +157,7 @@ async def test_a_dashboard_behind_a_blackhole_says_stale_then_catches_up_without
     proxy = await proxies(etcd.endpoints[0])
     viewer = clients([proxy.address], timeout=1.0)
     direct = clients(etcd.endpoints)
-    dash = Dashboard(viewer, prefix, status_every=0.5)
+    dash = LiveSession(viewer, prefix, status_every=0.5)
     dash.start()
     async with Fleet(direct) as fleet:
         try:
@@ -180,7 +179,7 @@ async def test_a_dashboard_behind_a_blackhole_says_stale_then_catches_up_without
 
             await proxy.pass_through()
             await wait_connection(dash, "connected", timeout=10)
-            sentinel = await direct.put(prefix + b"~sentinel", b"x")
+            sentinel = (await direct.put(prefix + b"~sentinel", b"x")).revision
             await eventually(
                 lambda: any(r == sentinel for r, _k, _t in applied_log.events(dash.state)),
                 timeout=5,

@@ -9,9 +9,9 @@ from collections.abc import Awaitable
 import pytest
 from helpers import eventually
 
-from election_tui.dashboard import Dashboard
 from election_tui.embedded import EmbeddedEtcd
 from election_tui.etcd import CampaignTimeout, EtcdClient, EtcdTimeout, Unavailable
+from election_tui.live import LiveSession
 from election_tui.sim import State
 
 from ._support import BeliefSampler, assert_model_converges, wait_connection
@@ -28,7 +28,7 @@ async def test_a_paused_etcd_times_out_calls_then_everything_converges(
 ) -> None:
     member = own_etcd.members[0]
     client = clients(own_etcd.endpoints, timeout=CALL_TIMEOUT)
-    dash = Dashboard(client, prefix, status_every=0.5)
+    dash = LiveSession(client, prefix, status_every=0.5)
     dash.start()
     try:
         await asyncio.wait_for(dash.loaded.wait(), 10)

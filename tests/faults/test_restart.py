@@ -8,8 +8,8 @@ import pytest
 from helpers import eventually
 from rich.text import Text
 
-from election_tui.config import ConnectionConfig
 from election_tui.embedded import EmbeddedEtcd
+from election_tui.etcd import ClientConfig
 from election_tui.sim import State
 from election_tui.ui.app import ElectionApp
 from election_tui.ui.status import StatusLine
@@ -31,7 +31,7 @@ async def test_kill_9_and_restart_the_app_reconnects_and_misses_nothing(
 ) -> None:
     member = own_etcd.members[0]
     direct = clients(own_etcd.endpoints)
-    app = ElectionApp(ConnectionConfig(endpoints=tuple(own_etcd.endpoints)), prefix=prefix)
+    app = ElectionApp(ClientConfig(endpoints=tuple(own_etcd.endpoints)), prefix=prefix)
     async with app.run_test(size=(160, 40)) as pilot:
         dash = app.session
         await asyncio.wait_for(dash.loaded.wait(), 10)
@@ -74,7 +74,7 @@ async def test_kill_9_and_restart_the_app_reconnects_and_misses_nothing(
         assert queue[2].state is State.CAMPAIGNING
 
         # A sentinel write marks "now"; once the model has it, compare with the truth.
-        sentinel = await direct.put(prefix + b"~sentinel", b"x")
+        sentinel = (await direct.put(prefix + b"~sentinel", b"x")).revision
         await eventually(
             lambda: any(rev == sentinel for rev, _k, _t in applied_log.events(dash.state)),
             timeout=5,

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from helpers import eventually
 
-from election_tui.dashboard import Dashboard
-from election_tui.embedded import EmbeddedEtcd, TlsFiles, make_test_ca, make_unrelated_ca
+from election_tui.embedded import EmbeddedEtcd
 from election_tui.etcd import Unavailable
+from election_tui.live import LiveSession
 from election_tui.sim import Fleet, State
+from election_tui.testing import TlsFiles, make_test_ca, make_unrelated_ca
 
 from ._support import CliRun, assert_model_converges, run_cli
 
@@ -41,7 +42,7 @@ async def test_a_client_verifying_the_server_runs_candidates_and_a_dashboard(
 ) -> None:
     client = clients(tls_etcd.endpoints, ca_cert=ca.ca)
     assert client.endpoint.tls
-    dash = Dashboard(client, prefix)
+    dash = LiveSession(client, prefix)
     dash.start()
     try:
         await asyncio.wait_for(dash.loaded.wait(), 5)
@@ -70,7 +71,7 @@ async def test_a_client_trusting_another_ca_is_refused_with_a_tls_hint(
     assert time.monotonic() - started < 2.0
     assert "TLS handshake" in str(refused.value) and "--cacert" in str(refused.value)
 
-    dash = Dashboard(client, prefix, status_every=0.5)
+    dash = LiveSession(client, prefix, status_every=0.5)
     dash.start()
     try:
         # The dashboard cannot load; it must say why rather than spin silently.

@@ -9,9 +9,8 @@ import time
 import pytest
 from helpers import eventually
 
-from election_tui.config import ConnectionConfig
-from election_tui.dashboard import Dashboard
-from election_tui.etcd import EtcdClient, Unavailable
+from election_tui.etcd import ClientConfig, EtcdClient, Unavailable
+from election_tui.live import LiveSession
 from election_tui.sim import Fleet, State
 from election_tui.ui.app import ElectionApp
 
@@ -56,7 +55,7 @@ async def test_the_client_fails_with_unavailable_in_its_deadline_without_spinnin
 async def test_the_dashboard_and_a_candidate_say_why_and_the_app_quits_promptly(prefix: bytes) -> None:
     endpoint = f"127.0.0.1:{closed_port()}"
     async with EtcdClient([endpoint], timeout=1.0) as client:
-        dash = Dashboard(client, prefix, status_every=0.5)
+        dash = LiveSession(client, prefix, status_every=0.5)
         dash.start()
         try:
             cpu = _cpu()
@@ -72,7 +71,7 @@ async def test_the_dashboard_and_a_candidate_say_why_and_the_app_quits_promptly(
         finally:
             await dash.close()
 
-    app = ElectionApp(ConnectionConfig(endpoints=(endpoint,)), prefix=prefix)
+    app = ElectionApp(ClientConfig(endpoints=(endpoint,)), prefix=prefix)
     async with app.run_test() as pilot:
         await pilot.pause(0.5)
         started = time.monotonic()

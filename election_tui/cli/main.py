@@ -1,4 +1,4 @@
-"""`election-tui`: argument parsing and config from flags + ETCDCTL_* env; picks a mode.
+"""`election-tui`: parses arguments, builds the ClientConfig, picks a mode (tui, serve, headless, drill).
 
 With no command it opens the dashboard (on the embedded etcd unless endpoints are given); the
 headless commands follow etcdctl's conventions and exit 2 with one line on bad input.
@@ -13,10 +13,11 @@ import json
 import math
 import sys
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import NoReturn
 
-from .config import ConfigError, ConnectionConfig, add_connection_flags, connection_config
-from .etcd import EtcdError
+from ..etcd import ClientConfig, EtcdError
+from .flags import ConfigError, add_connection_flags, client_config
 
 USAGE_EXIT = 2
 ETCDCTL_DEFAULT = ("127.0.0.1:2379",)
@@ -80,12 +81,12 @@ def _defaults(args: argparse.Namespace) -> None:
 
 
 @contextlib.contextmanager
-def _cluster(config: ConnectionConfig) -> Iterator[ConnectionConfig]:
+def _cluster(config: ClientConfig) -> Iterator[ClientConfig]:
     """The given cluster, or a throwaway embedded etcd when no endpoint was given."""
     if config.endpoints:
         yield config
         return
-    from .embedded import EmbeddedEtcd, EmbeddedEtcdError
+    from ..embedded import EmbeddedEtcd, EmbeddedEtcdError
 
     etcd = EmbeddedEtcd()
     print("starting an embedded etcd…", file=sys.stderr)
@@ -94,7 +95,7 @@ def _cluster(config: ConnectionConfig) -> Iterator[ConnectionConfig]:
     except EmbeddedEtcdError as err:
         raise ConfigError(str(err)) from None
     try:
-        yield ConnectionConfig(endpoints=tuple(etcd.endpoints))
+        yield replace(config, endpoints=tuple(etcd.endpoints))
     finally:
         etcd.stop()
 
@@ -105,7 +106,7 @@ def _run(args: argparse.Namespace) -> int:
     command = args.command
     out = sys.stdout
     if command in ("observe", "campaign", "leader", "list"):
-        config = connection_config(args, default_endpoints=ETCDCTL_DEFAULT)
+        config = client_config(args, default_endpoints=ETCDCTL_DEFAULT)
         if command == "observe":
             return asyncio.run(commands.observe(config, args.name, as_json=args.json, out=out))
         if command == "leader":
@@ -120,9 +121,9 @@ def _run(args: argparse.Namespace) -> int:
                 config, args.name, args.value, ttl=ttl, timeout=args.timeout, as_json=args.json, out=out
             )
         )
-    config = connection_config(args)
+    config = client_config(args)
     if command == "drill":
-        from .drill import format_text, load_scenario, run_drill, to_json
+        from ..drill import format_text, load_scenario, run_drill, to_json
 
         scenario = load_scenario(args.file)
         with _cluster(config) as cluster:
@@ -136,12 +137,12 @@ def _run(args: argparse.Namespace) -> int:
 
             return asyncio.run(drill())
     if command == "serve":
-        from .ui.serve import serve
+        from .serve import serve
 
         with _cluster(config) as cluster:
             serve(cluster, host=args.host, port=args.port, prefix=args.prefix, demo=args.demo)
         return 0
-    from .ui.app import run_dashboard
+    from ..ui.app import run_dashboard
 
     with _cluster(config) as cluster:
         return run_dashboard(cluster, prefix=args.prefix, demo=args.demo)

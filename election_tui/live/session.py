@@ -1,8 +1,9 @@
-"""The dashboard's live session, without Textual: watch -> model, lease TTLs, cluster status, fleet.
+"""The live session: watch -> model, lease TTLs, cluster status, our candidates; many views.
 
-Data flows one way. The watch feeds the pure `ElectionState`; the UI takes what changed once per
-frame (`take_changes`) and renders it. User actions go to etcd through the fleet; their effects
-come back through the watch like any other client's.
+Data flows one way. The watch feeds the pure `ElectionState`; each view follows through a
+`Feed` of its own and renders what changed once per frame. User actions go to etcd through
+the session (so the timeline can say why a key went); their effects come back through the
+watch like any other client's. No Textual here, no notebook: both views sit on top.
 """
 
 from __future__ import annotations
@@ -11,65 +12,36 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
-from typing import Literal
+from dataclasses import replace
+from types import TracebackType
 
-from .etcd import (
+from ..etcd import (
+    Backoff,
+    BytesLike,
     EtcdClient,
     EtcdError,
+    TransientError,
     WatchCompacted,
     WatchDisconnected,
     WatchEvents,
     WatchProgress,
     WatchResumed,
+    to_bytes,
 )
-from .etcd.client import to_bytes
-from .model import ElectionState, LeaseClock, TimelineEntry
-from .sim import Candidate, Fleet
-
-ConnectionState = Literal["connecting", "connected", "reconnecting", "stale"]
-
-
-@dataclass(frozen=True, slots=True)
-class MemberInfo:
-    name: str
-    endpoint: str
-    up: bool
-    is_leader: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class ClusterInfo:
-    """What the status line shows."""
-
-    endpoint: str
-    connection: ConnectionState = "connecting"
-    revision: int = 0
-    leader_member: str | None = None
-    members: tuple[MemberInfo, ...] = ()
-    error: str | None = None
-    version: str = ""
-
-
-@dataclass(slots=True)
-class PendingChanges:
-    """Changes accumulated between two frames."""
-
-    reset: bool = False
-    elections: set[bytes] = field(default_factory=set)
-    timeline: list[TimelineEntry] = field(default_factory=list)
-    cluster: bool = False
-    fleet: bool = False
-
-    def __bool__(self) -> bool:
-        return self.reset or bool(self.elections) or bool(self.timeline) or self.cluster or self.fleet
-
+from ..model import ElectionState, LeaseClock, TimelineEntry
+from ..sim import Candidate, Fleet
+from .cluster import ClusterInfo, probe_members
+from .feed import Feed
 
 DEMO_ELECTIONS = (("demo/payments", 3, 6), ("demo/scheduler", 2, 8), ("demo/reports", 2, 5))
+_TTL_BATCH = 200  # most leases asked for in one round, however many views show
 
 
-class Dashboard:
-    """One live session on one cluster; `await close()` revokes every lease it created."""
+class LiveSession:
+    """One live session on one cluster; `async with`, or `start()` and `await close()`.
+
+    Closing revokes every lease the session's candidates created.
+    """
 
     def __init__(
         self,
@@ -86,34 +58,48 @@ class Dashboard:
         self.leases = LeaseClock()
         self.fleet = Fleet(client)
         self.fleet.subscribe(lambda _c, _t: self._mark(fleet=True))
+        self._feeds: list[Feed] = []
         self.cluster = ClusterInfo(endpoint=str(client.endpoint))
         self.clock = clock
         self.wall = wall
         self.status_every = status_every
         self.loaded = asyncio.Event()
         self.error: EtcdError | None = None
-        self._pending = PendingChanges()
         self._tasks: list[asyncio.Task[None]] = []
-        self.visible_leases: list[int] = []  # the UI says which leases are on screen
         self.granted: dict[int, int] = {}  # lease -> granted TTL, for the bars
         self.ttl_every = 0.25
 
-    # -- frames -----------------------------------------------------------------------------
+    # -- views ------------------------------------------------------------------------------
 
-    def take_changes(self) -> PendingChanges:
-        """What changed since the last frame (and forget it)."""
-        pending, self._pending = self._pending, PendingChanges()
-        return pending
+    def follow(self) -> Feed:
+        """A new view's own feed of changes; the view closes it when it goes."""
+        feed = Feed(self._feeds.remove)
+        self._feeds.append(feed)
+        return feed
+
+    @property
+    def shown_leases(self) -> list[int]:
+        """Every lease some view has on screen, each once, in the order the views gave them."""
+        return list(dict.fromkeys(lease for feed in self._feeds for lease in feed.leases))
 
     def _mark(self, *, cluster: bool = False, fleet: bool = False) -> None:
-        self._pending.cluster |= cluster
-        self._pending.fleet |= fleet
+        for feed in self._feeds:
+            feed.mark(cluster=cluster, fleet=fleet)
 
     def _set_cluster(self, **changes: object) -> None:
         self.cluster = replace(self.cluster, **changes)  # type: ignore[arg-type]
         self._mark(cluster=True)
 
     # -- lifetime ---------------------------------------------------------------------------
+
+    async def __aenter__(self) -> LiveSession:
+        self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
 
     def start(self) -> None:
         self._tasks = [
@@ -135,16 +121,18 @@ class Dashboard:
     # -- the watch --------------------------------------------------------------------------
 
     async def _watch_loop(self) -> None:
+        backoff = Backoff(first=0.25, cap=2.0)
         while True:
             try:
                 snapshot = await self.client.get_prefix(self.prefix, timeout=30.0)
-            except EtcdError as err:
-                if not _transient(err):
-                    self._fail(err)
-                    return
+            except TransientError as err:
                 self._set_cluster(connection="reconnecting", error=str(err))
-                await asyncio.sleep(0.5)
+                await backoff.sleep()
                 continue
+            except EtcdError as err:
+                self._fail(err)
+                return
+            backoff.reset()
             changes = self.state.load(snapshot.kvs, snapshot.revision, self.wall())
             self._take(changes.elections, changes.timeline, reset=True)
             self._set_cluster(connection="connected", revision=self.state.revision, error=None)
@@ -172,10 +160,9 @@ class Dashboard:
     def _take(
         self, elections: Iterable[bytes], timeline: Iterable[TimelineEntry], reset: bool = False
     ) -> None:
-        pending = self._pending
-        pending.reset |= reset
-        pending.elections.update(elections)
-        pending.timeline.extend(timeline)
+        elections, timeline = tuple(elections), tuple(timeline)
+        for feed in self._feeds:
+            feed.add(elections, timeline, reset=reset)
 
     def _fail(self, err: EtcdError) -> None:
         self.error = err
@@ -190,7 +177,7 @@ class Dashboard:
                 status = await self.client.status(timeout=self.status_every)
                 if status.leader not in names:
                     names = {m.id: m.name for m in await self.client.member_list()}
-                members = await self._members(names, status.leader)
+                members = await probe_members(self.client, names, status.leader)
                 connection = self.cluster.connection
                 if connection == "stale" and self.error is None:
                     connection = "connected"
@@ -211,32 +198,17 @@ class Dashboard:
                     self._set_cluster(error=str(err))
             await asyncio.sleep(self.status_every)
 
-    async def _members(self, names: dict[int, str], leader: int) -> tuple[MemberInfo, ...]:
-        if len(self.client.endpoints) < 2:
-            return ()
-
-        async def probe(i: int) -> MemberInfo:
-            endpoint = str(self.client.endpoints[i])
-            try:
-                status = await self.client.status(i, timeout=1.0)
-            except EtcdError:
-                return MemberInfo(endpoint, endpoint, up=False)
-            name = names.get(status.member_id, endpoint)
-            return MemberInfo(name, endpoint, up=True, is_leader=status.member_id == leader)
-
-        return tuple(await asyncio.gather(*(probe(i) for i in range(len(self.client.endpoints)))))
-
     # -- lease countdowns -------------------------------------------------------------------
 
     async def _ttl_loop(self) -> None:
         while True:
-            await self.refresh_ttls(self.visible_leases)
+            await self.refresh_ttls(self.shown_leases)
             await asyncio.sleep(self.ttl_every)
 
     async def refresh_ttls(self, leases: Iterable[int]) -> None:
         """Ask the server for the TTL of the leases on screen, each at most once a second."""
         now = self.clock()
-        due = self.leases.due(leases, now)[:200]
+        due = self.leases.due(leases, now)[:_TTL_BATCH]
         if not due:
             return
         self.leases.asked(due, now)
@@ -251,7 +223,7 @@ class Dashboard:
 
     # -- actions (they go to etcd; their effects come back through the watch) ----------------
 
-    def launch(self, name: str | bytes, value: str | bytes, ttl: int, count: int = 1) -> list[Candidate]:
+    def launch(self, name: BytesLike, value: BytesLike, ttl: int, count: int = 1) -> list[Candidate]:
         raw = to_bytes(value)
         if count == 1:
             return [self.fleet.launch(name, raw, ttl)]
@@ -286,14 +258,14 @@ class Dashboard:
             self._hint(candidate, "lost")
             candidate.pause()
 
+    def rejoin(self, candidate: Candidate) -> None:
+        candidate.rejoin()
+
+    async def proclaim(self, candidate: Candidate, value: BytesLike) -> None:
+        await candidate.proclaim(value)
+
     async def remove(self, candidate: Candidate) -> None:
         if not candidate.state.terminal:
             self._hint(candidate, "resigned")
         await self.fleet.remove(candidate)
         self._mark(fleet=True)
-
-
-def _transient(err: EtcdError) -> bool:
-    from .etcd import EtcdTimeout, Unavailable
-
-    return isinstance(err, (Unavailable, EtcdTimeout))

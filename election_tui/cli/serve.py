@@ -10,11 +10,12 @@ import os
 import shlex
 import sys
 
-from ..config import ConnectionConfig
+from ..etcd import ClientConfig
+from .flags import as_flags
 
 
-def dashboard_command(config: ConnectionConfig, *, prefix: str = "", demo: bool = False) -> str:
-    argv = [sys.executable, "-m", "election_tui", *config.flags()]
+def dashboard_command(config: ClientConfig, *, prefix: str = "", demo: bool = False) -> str:
+    argv = [sys.executable, "-m", "election_tui", *as_flags(config)]
     if prefix:
         argv += ["--prefix", prefix]
     if demo:
@@ -22,7 +23,7 @@ def dashboard_command(config: ConnectionConfig, *, prefix: str = "", demo: bool 
     return shlex.join(argv)
 
 
-def serve(config: ConnectionConfig, *, host: str, port: int, prefix: str = "", demo: bool = False) -> None:
+def serve(config: ClientConfig, *, host: str, port: int, prefix: str = "", demo: bool = False) -> None:
     from textual_serve.server import Server
 
     if config.password:

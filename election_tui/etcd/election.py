@@ -1,8 +1,10 @@
-"""The leader-election pattern: lease, keep-alive, campaign, fenced writes, loss, clean resign.
+"""The election recipe: a lease session, and the leader-election pattern on top of it.
 
-It is the seed docs' `EtcdLeaderElection` done right: it notices when leadership is lost (lease
-lost, key deleted or replaced, connection gone past the TTL) instead of assuming it lasts, and it
-writes only through a transaction fenced on the leader key's create revision.
+`LeaseSession` is Go's `concurrency.Session`: one lease, its keep-alive, and a signal when it is
+lost. `LeaderElection` is the seed docs' `EtcdLeaderElection` done right: it notices when
+leadership is lost (lease lost, key deleted or replaced, connection gone past the TTL) instead
+of assuming it lasts, writes only through a transaction fenced on the leader key's create
+revision, and leaves nothing behind when it resigns.
 """
 
 from __future__ import annotations
@@ -12,26 +14,74 @@ import contextlib
 from collections.abc import Callable
 from types import TracebackType
 
-from .etcd import (
-    CampaignTimeout,
-    Compare,
-    EtcdClient,
-    EtcdError,
-    KeepAlive,
-    KeyValue,
-    LeaderKey,
-    Lease,
-    LeaseNotFound,
-    NoLeaderError,
-    NotLeaderError,
-    Op,
-    WatchCompacted,
-    WatchEvents,
-)
-from .etcd.client import BytesLike, election_name, to_bytes, validate_ttl
-from .etcd.types import EventType
+from .client import Compare, EtcdClient, Op
+from .errors import CampaignTimeout, EtcdError, LeaseNotFound, NoLeaderError, NotLeaderError
+from .keepalive import KeepAlive
+from .keys import BytesLike, election_name, to_bytes, validate_ttl
+from .types import EventType, KeyValue, LeaderKey, Lease, WatchCompacted, WatchEvents
 
 LossCallback = Callable[[str], None]
+
+
+class LeaseSession:
+    """A granted lease kept alive until `close()`, which revokes it; `lost` says if it died first.
+
+    `await LeaseSession.open(client, ttl)`, or `async with await LeaseSession.open(...)`.
+    """
+
+    def __init__(self, client: EtcdClient, lease: Lease, keepalive: KeepAlive) -> None:
+        self.client = client
+        self.lease = lease
+        self.keepalive = keepalive
+
+    @classmethod
+    async def open(cls, client: EtcdClient, ttl: int) -> LeaseSession:
+        """Grant a lease and start renewing it; a cancellation never leaves the lease behind."""
+        grant = asyncio.ensure_future(client.lease_grant(validate_ttl(ttl)))
+        try:
+            lease = await asyncio.shield(grant)
+        except asyncio.CancelledError:
+            # Cancelled while the grant was on the wire: it may still land, so wait for it
+            # and revoke it, or the lease would outlive us by a whole TTL.
+            with contextlib.suppress(EtcdError, TimeoutError):
+                orphan = await asyncio.wait_for(grant, client.timeout)
+                await client.lease_revoke(orphan.id)
+            raise
+        return cls(client, lease, await client.keep_alive(lease))
+
+    async def __aenter__(self) -> LeaseSession:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    @property
+    def lease_id(self) -> int:
+        return self.lease.id
+
+    @property
+    def alive(self) -> bool:
+        """Still renewed and not known to be lost."""
+        return self.keepalive.active
+
+    @property
+    def lost(self) -> bool:
+        return self.keepalive.lost
+
+    def on_lost(self, callback: LossCallback) -> None:
+        """Call `callback(reason)` once if the lease is lost (not when we close it)."""
+        self.keepalive.on_lost(lambda handle: callback(handle.loss_reason or "lost"))
+
+    async def wait_lost(self) -> str:
+        return await self.keepalive.wait_lost()
+
+    async def close(self) -> None:
+        """Stop renewing and revoke: the lease's keys go at once (a gone lease is not an error)."""
+        self.keepalive.cancel()
+        with contextlib.suppress(LeaseNotFound):
+            await self.client.lease_revoke(self.lease.id)
 
 
 class LeaderElection:
@@ -42,8 +92,7 @@ class LeaderElection:
         self.name = election_name(name)
         self.value = to_bytes(value)
         self.ttl = validate_ttl(ttl)
-        self.lease: Lease | None = None
-        self.keepalive: KeepAlive | None = None
+        self.session: LeaseSession | None = None
         self.leader_key: LeaderKey | None = None
         self.loss_reason: str | None = None
         self._lost = asyncio.Event()
@@ -59,36 +108,35 @@ class LeaderElection:
         await self.resign()
 
     @property
+    def lease(self) -> Lease | None:
+        return self.session.lease if self.session is not None else None
+
+    @property
+    def keepalive(self) -> KeepAlive | None:
+        return self.session.keepalive if self.session is not None else None
+
+    @property
     def is_leader(self) -> bool:
         return self.leader_key is not None and not self._lost.is_set()
 
     # -- becoming leader --------------------------------------------------------------------
 
-    async def ensure_lease(self) -> Lease:
-        """Grant our lease and start renewing it (once; reused by later campaigns)."""
-        if self.lease is None or self.keepalive is None or not self.keepalive.active:
-            grant = asyncio.ensure_future(self.client.lease_grant(self.ttl))
-            try:
-                self.lease = await asyncio.shield(grant)
-            except asyncio.CancelledError:
-                # Cancelled while the grant was on the wire: it may still land, so wait for it
-                # and revoke it, or the lease would outlive us by a whole TTL.
-                with contextlib.suppress(EtcdError, TimeoutError):
-                    orphan = await asyncio.wait_for(grant, self.client.timeout)
-                    await self.client.lease_revoke(orphan.id)
-                raise
-            self.keepalive = await self.client.keep_alive(self.lease)
-            self.keepalive.on_lost(lambda h: self._mark_lost(f"lease lost: {h.loss_reason}"))
-        return self.lease
+    async def ensure_session(self) -> LeaseSession:
+        """Our lease session, opened once and reused by later campaigns while it lives."""
+        if self.session is None or not self.session.alive:
+            self.session = await LeaseSession.open(self.client, self.ttl)
+            self.session.on_lost(lambda reason: self._mark_lost(f"lease lost: {reason}"))
+        return self.session
 
     async def campaign(self, timeout: float | None = None) -> LeaderKey:
         """Wait to be elected; raises CampaignTimeout, or LeaseNotFound if our lease dies first."""
-        lease = await self.ensure_lease()
-        assert self.keepalive is not None
+        session = await self.ensure_session()
         self._lost.clear()
         self.loss_reason = None
-        campaign = asyncio.create_task(self.client.campaign(self.name, lease.id, self.value, timeout=timeout))
-        lease_lost = asyncio.create_task(self.keepalive.wait_lost())
+        campaign = asyncio.create_task(
+            self.client.campaign(self.name, session.lease_id, self.value, timeout=timeout)
+        )
+        lease_lost = asyncio.create_task(session.wait_lost())
         try:
             await asyncio.wait({campaign, lease_lost}, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -100,7 +148,7 @@ class LeaderElection:
         if not campaign.done() or campaign.cancelled():
             with contextlib.suppress(asyncio.CancelledError, EtcdError):
                 await campaign
-            raise LeaseNotFound(f"our lease was lost while campaigning ({self.keepalive.loss_reason})")
+            raise LeaseNotFound(f"our lease was lost while campaigning ({session.keepalive.loss_reason})")
         self.leader_key = campaign.result()
         self._guard = asyncio.create_task(self._guard_key(self.leader_key), name="leader-guard")
         return self.leader_key
@@ -203,13 +251,9 @@ class LeaderElection:
             self._guard = None
 
     async def _release_lease(self) -> None:
-        if self.keepalive is not None:
-            self.keepalive.cancel()
-        if self.lease is not None:
-            with contextlib.suppress(LeaseNotFound):
-                await self.client.lease_revoke(self.lease.id)
-        self.lease = None
-        self.keepalive = None
+        session, self.session = self.session, None
+        if session is not None:
+            await session.close()
 
     async def crash(self) -> None:
         """Simulate a crash: the lease is revoked at once, without resigning first."""

@@ -1,4 +1,4 @@
-"""The headless commands: observe, campaign, leader, list, drill. No Textual here."""
+"""The headless commands: observe, campaign, leader, list. No Textual here."""
 
 from __future__ import annotations
 
@@ -11,11 +11,21 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any, TextIO
 
-from .config import ConfigError, ConnectionConfig
-from .election import LeaderElection
-from .etcd import EtcdClient, EtcdError, EtcdTimeout, KeyValue, NoLeaderError, Unavailable
-from .etcd.client import election_name, to_bytes, validate_ttl
-from .model import ElectionState, display
+from ..etcd import (
+    ClientConfig,
+    EtcdClient,
+    EtcdError,
+    KeyValue,
+    LeaderElection,
+    NoLeaderError,
+    TlsHandshakeFailed,
+    TransientError,
+    election_name,
+    to_bytes,
+    validate_ttl,
+)
+from ..model import ElectionState, display
+from .flags import ConfigError
 
 LOST_EXIT = 1
 
@@ -36,15 +46,15 @@ def kv_json(kv: KeyValue) -> dict[str, Any]:
 
 
 @contextlib.asynccontextmanager
-async def connected(config: ConnectionConfig) -> AsyncIterator[EtcdClient]:
+async def connected(config: ClientConfig) -> AsyncIterator[EtcdClient]:
     """A client that has proven the cluster answers within the dial timeout."""
-    client = config.client()
+    client = EtcdClient(config)
     try:
         try:
             await client.status(timeout=config.dial_timeout)
-        except (EtcdTimeout, Unavailable) as err:
-            if "TLS" in err.detail:
-                raise ConfigError(str(err)) from err  # the certificate, not the network, is wrong
+        except TlsHandshakeFailed as err:
+            raise ConfigError(str(err)) from err  # the certificate, not the network, is wrong
+        except TransientError as err:
             where = ",".join(str(e) for e in client.endpoints)
             raise ConfigError(f"cannot reach etcd at {where} within {config.dial_timeout:g} s") from err
         yield client
@@ -68,7 +78,7 @@ def parse_ttl(raw: str) -> int:
         raise ConfigError(err.detail) from None
 
 
-async def observe(config: ConnectionConfig, name: str, *, as_json: bool, out: TextIO) -> int:
+async def observe(config: ClientConfig, name: str, *, as_json: bool, out: TextIO) -> int:
     """A line per leader change, like `etcdctl elect -l`."""
     election = parse_name(name)
     async with connected(config) as client:
@@ -78,7 +88,7 @@ async def observe(config: ConnectionConfig, name: str, *, as_json: bool, out: Te
     return 0
 
 
-async def leader(config: ConnectionConfig, name: str, *, as_json: bool, out: TextIO) -> int:
+async def leader(config: ClientConfig, name: str, *, as_json: bool, out: TextIO) -> int:
     election = parse_name(name)
     async with connected(config) as client:
         try:
@@ -90,7 +100,7 @@ async def leader(config: ConnectionConfig, name: str, *, as_json: bool, out: Tex
     return 0
 
 
-async def list_elections(config: ConnectionConfig, prefix: str, *, as_json: bool, out: TextIO) -> int:
+async def list_elections(config: ClientConfig, prefix: str, *, as_json: bool, out: TextIO) -> int:
     async with connected(config) as client:
         snapshot = await client.get_prefix(prefix.encode())
     state = ElectionState()
@@ -122,7 +132,7 @@ async def list_elections(config: ConnectionConfig, prefix: str, *, as_json: bool
 
 
 async def campaign(
-    config: ConnectionConfig,
+    config: ClientConfig,
     name: str,
     value: str,
     *,

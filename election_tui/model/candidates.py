@@ -1,4 +1,4 @@
-"""Candidates indexed so that any election's queue and leader are cheap to read and to update."""
+"""A key Campaign wrote, and every election's queue of them kept cheap to read and update."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ _Slot = tuple[int, bytes]  # (create_revision, key): etcd's order, key breaking 
 
 
 @dataclass(frozen=True, slots=True)
-class Candidate:
+class CandidateKey:
     """A key Campaign wrote: `name` is the election it was written for (its direct election)."""
 
     key: bytes
@@ -37,7 +37,7 @@ class CandidateIndex:
     """
 
     def __init__(self) -> None:
-        self._by_key: dict[bytes, Candidate] = {}
+        self._by_key: dict[bytes, CandidateKey] = {}
         self._queues: dict[bytes, list[_Slot]] = {}
         self._direct: dict[bytes, int] = {}
         self._names: list[bytes] = []
@@ -45,10 +45,10 @@ class CandidateIndex:
     def __len__(self) -> int:
         return len(self._by_key)
 
-    def __iter__(self) -> Iterator[Candidate]:
+    def __iter__(self) -> Iterator[CandidateKey]:
         return iter(self._by_key.values())
 
-    def get(self, key: bytes) -> Candidate | None:
+    def get(self, key: bytes) -> CandidateKey | None:
         return self._by_key.get(key)
 
     def exists(self, name: bytes) -> bool:
@@ -58,16 +58,16 @@ class CandidateIndex:
     def names(self) -> list[bytes]:
         return list(self._names)
 
-    def leader(self, name: bytes) -> Candidate | None:
+    def leader(self, name: bytes) -> CandidateKey | None:
         """What etcd's `Leader(name)` answers: the lowest create revision under `name/`."""
         queue = self._queues.get(name)
         return self._by_key[queue[0][1]] if queue else None
 
-    def queue(self, name: bytes) -> tuple[Candidate, ...]:
+    def queue(self, name: bytes) -> tuple[CandidateKey, ...]:
         by_key = self._by_key
         return tuple(by_key[key] for _, key in self._queues.get(name, ()))
 
-    def add(self, cand: Candidate) -> None:
+    def add(self, cand: CandidateKey) -> None:
         """Insert a candidate whose key is not in the index."""
         assert cand.key not in self._by_key, cand.key
         self._by_key[cand.key] = cand
@@ -79,13 +79,13 @@ class CandidateIndex:
         if count == 0:
             insort(self._names, cand.name)
 
-    def update(self, cand: Candidate) -> None:
+    def update(self, cand: CandidateKey) -> None:
         """Replace a candidate by a newer version of the same key and create revision."""
         old = self._by_key[cand.key]
         assert old.slot == cand.slot, (old, cand)
         self._by_key[cand.key] = cand
 
-    def remove(self, key: bytes) -> Candidate | None:
+    def remove(self, key: bytes) -> CandidateKey | None:
         cand = self._by_key.pop(key, None)
         if cand is None:
             return None
@@ -103,7 +103,7 @@ class CandidateIndex:
             del self._names[bisect_left(self._names, cand.name)]
         return cand
 
-    def reset(self, cands: Iterable[Candidate]) -> None:
+    def reset(self, cands: Iterable[CandidateKey]) -> None:
         """Replace everything at once, sorting each queue once instead of inserting one by one."""
         self._by_key = {c.key: c for c in cands}
         queues: dict[bytes, list[_Slot]] = {}

@@ -1,0 +1,7 @@
+"""The live session both views follow: watch -> model, TTLs, cluster status, our candidates."""
+
+from .cluster import ClusterInfo, ConnectionState, MemberInfo
+from .feed import Feed, Frame
+from .session import DEMO_ELECTIONS, LiveSession
+
+__all__ = ["DEMO_ELECTIONS", "ClusterInfo", "ConnectionState", "Feed", "Frame", "LiveSession", "MemberInfo"]

@@ -1,0 +1,141 @@
+"""Every action of the dashboard, described once: the footer, the palette, panel titles and help.
+
+An action is the App's `action_<name>`; `needs` says which highlighted row it acts on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from textual.binding import Binding
+
+
+class Needs(Enum):
+    """What an action acts on, found by the selection rule (`ui.selection`)."""
+
+    NOTHING = ""
+    OURS = "one of our candidates"
+    OUR_LEADER = "our candidate that leads"
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    name: str  # the App's action_<name>
+    key: str  # Textual key name(s), comma-separated
+    shown_key: str  # how a person types it
+    label: str  # footer
+    title: str  # command palette
+    help: str  # palette and help screen
+    needs: Needs = Needs.NOTHING
+    footer: bool = True  # shown in the footer (the palette and help have them all)
+    verb: str = ""  # for "bob is external: not ours to <verb>"
+
+
+ACTIONS: tuple[Action, ...] = (
+    Action("launch", "n", "n", "Launch", "Launch candidates", "Start one or more simulated candidates"),
+    Action(
+        "proclaim",
+        "p",
+        "p",
+        "Proclaim",
+        "Proclaim",
+        "Publish a new value as the highlighted leader",
+        Needs.OUR_LEADER,
+        verb="proclaim as",
+    ),
+    Action(
+        "resign",
+        "r",
+        "r",
+        "Resign",
+        "Resign",
+        "The candidate resigns, then its lease is revoked",
+        Needs.OURS,
+        verb="resign",
+    ),
+    Action(
+        "expire",
+        "e",
+        "e",
+        "Expire",
+        "Let lease expire",
+        "Stop renewing: the key dies with the lease after the TTL",
+        Needs.OURS,
+        verb="let expire",
+    ),
+    Action(
+        "crash",
+        "x",
+        "x",
+        "Crash",
+        "Crash (revoke lease)",
+        "The lease goes at once, no resign",
+        Needs.OURS,
+        verb="crash",
+    ),
+    Action(
+        "pause_keepalive",
+        "z",
+        "z",
+        "Pause",
+        "Pause / resume keep-alive",
+        "Simulate a partition: the leader goes stale, then learns it lost",
+        Needs.OURS,
+        verb="pause",
+    ),
+    Action(
+        "rejoin",
+        "j",
+        "j",
+        "Rejoin",
+        "Rejoin",
+        "A departed candidate campaigns again with a new lease",
+        Needs.OURS,
+        footer=False,
+        verb="rejoin",
+    ),
+    Action(
+        "remove",
+        "delete",
+        "del",
+        "Remove",
+        "Remove candidate",
+        "Forget the candidate, revoking its lease",
+        Needs.OURS,
+        footer=False,
+        verb="remove",
+    ),
+    Action(
+        "filter",
+        "slash",
+        "/",
+        "Filter",
+        "Filter elections",
+        "Show only elections whose name contains a text",
+        footer=False,
+    ),
+    Action(
+        "pause_view",
+        "space",
+        "space",
+        "Freeze",
+        "Freeze / unfreeze view",
+        "Stop redrawing to read the screen",
+        footer=False,
+    ),
+    Action("drill", "d", "d", "Drill", "Run a drill", "Run a failover drill and show its report"),
+)
+
+BY_NAME = {action.name: action for action in ACTIONS}
+
+
+def bindings() -> list[Binding]:
+    """The App's key bindings, from the table (quit is Textual's own, added by the App)."""
+    return [Binding(a.key, a.name, a.label, show=a.footer) for a in ACTIONS]
+
+
+def candidate_keys_hint() -> str:
+    """`n launch · r resign · ...`: the keys for our candidates, for that panel's title."""
+    shown = [a for a in ACTIONS if (a.footer and a.needs is not Needs.NOTHING) or a.name == "launch"]
+    return " · ".join(f"{a.shown_key} {a.label.lower()}" for a in shown if a.name != "proclaim")
