@@ -385,7 +385,7 @@ async def test_fifty_candidates_never_have_two_unstale_leaders_and_hand_over_in_
         fleet.subscribe(check)
         sampler = asyncio.create_task(sample())
         try:
-            fleet.launch_many(name, 50)
+            fleet.launch_many(name, "c", 50)
             await eventually(lambda: _count(client, name, 50), timeout=BOUND, what="50 candidates queued")
             queue = (await client.get_prefix(name + b"/", sort_by_create=True)).kvs
             by_key = {c.key: c for c in fleet}
@@ -412,11 +412,11 @@ async def test_fleet_close_revokes_every_lease_even_mid_campaign(client: EtcdCli
     fleet = Fleet(client)
     leader = fleet.launch(name, "leader")
     await leader.wait_for(State.LEADER, timeout=BOUND)
-    fleet.launch_many(name, 5, value_prefix="queued")
+    fleet.launch_many(name, "queued", 5)
     await eventually(lambda: _count(client, name, 6), timeout=BOUND, what="6 candidates")
     created = fleet.lease_ids()
     assert len(created) == 6 and not created & before
-    stragglers = fleet.launch_many(name, 3, value_prefix="just-started")
+    stragglers = fleet.launch_many(name, "just-started", 3)
     for _ in range(3):  # let their tasks run until each lease grant is on the wire
         await asyncio.sleep(0)
     candidates = list(fleet)

@@ -10,6 +10,7 @@ import contextlib
 import signal
 import subprocess
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable
 from typing import Literal, TypeVar
 
@@ -19,6 +20,8 @@ from rich.text import Text
 from textual import events
 from textual.command import Command, CommandList, CommandPalette
 from textual.keys import _character_to_key
+from textual.message import Message
+from textual.notifications import Notify
 from textual.pilot import Pilot
 from textual.widgets import Button, Input, Label, Static
 
@@ -117,12 +120,22 @@ def leader_of(app: ElectionApp, name: bytes) -> Candidate | None:
 # --- driving the app ----------------------------------------------------------------------------
 
 
+# What each running app told its user (notifications), in order.
+NOTES: weakref.WeakKeyDictionary[ElectionApp, list[str]] = weakref.WeakKeyDictionary()
+
+
 @contextlib.asynccontextmanager
 async def running(etcd: EmbeddedEtcd, prefix: bytes) -> AsyncIterator[Driver]:
     app = ElectionApp(
         ClientConfig(endpoints=tuple(etcd.endpoints)), prefix=prefix, clock=time.monotonic, wall=time.time
     )
-    async with app.run_test(size=SIZE) as pilot:
+    notes = NOTES.setdefault(app, [])
+
+    def hook(message: Message) -> None:
+        if isinstance(message, Notify):
+            notes.append(message.notification.message)
+
+    async with app.run_test(size=SIZE, message_hook=hook) as pilot:
         await until(pilot, lambda: app.live is not None and app.live.loaded.is_set(), what="first load")
         yield app, pilot
         await app.shutdown_session()
@@ -222,6 +235,24 @@ async def select_leader(driver: Driver, name: bytes) -> Candidate:
     assert leader is not None
     await select(driver, leader)
     return leader
+
+
+async def highlight_election(driver: Driver, name: bytes) -> None:
+    """Focus Elections and put its cursor on `name`, as a user would with the arrow keys."""
+    app, pilot = driver
+    app.elections.focus()
+    await until(pilot, lambda: name in app.elections, what=f"{name!r} listed")
+    app.elections.cursor_row = list(app.elections.keys).index(name)
+    await until(pilot, lambda: app.queue.election == name, what=f"the queue of {name!r}")
+
+
+async def highlight_in_queue(driver: Driver, key: bytes) -> None:
+    """Focus the Queue and put its cursor on the candidate with `key`."""
+    app, pilot = driver
+    app.queue.focus()
+    await until(pilot, lambda: key.hex() in app.queue.rows, what="the candidate in the queue")
+    app.queue.move_cursor(row=app.queue.get_row_index(key.hex()))
+    await until(pilot, lambda: app.queue.selected_key() == key, what="the queue cursor on it")
 
 
 def queue_values(app: ElectionApp) -> list[str]:
@@ -495,6 +526,66 @@ async def test_drill_runs_under_the_prefix_and_shows_its_report(
         )
         # The drill tells the model why each leader key went: its resigns read "resigned", not "left".
         await until(pilot, lambda: "resigned" in timeline_text(app), what="the drill's resigns named")
+
+
+# --- which row an action acts on --------------------------------------------------------------
+
+
+async def test_an_action_in_elections_acts_on_the_highlighted_election_s_leader(
+    etcd: EmbeddedEtcd, prefix: bytes
+) -> None:
+    async with running(etcd, prefix) as driver:
+        app, pilot = driver
+        first, _ = await launched(driver, "first", 2, ttl=30)
+        second, _ = await launched(driver, "second", 2, ttl=30)
+        kept, doomed = leader_of(app, first), leader_of(app, second)
+        assert kept is not None and doomed is not None
+        await select(driver, kept)  # the fleet cursor rests on the other election's leader
+        await highlight_election(driver, second)
+        await pilot.press("x")
+        await until(pilot, lambda: doomed.state is State.REVOKED, what="the highlighted leader crashed")
+        assert kept.state is State.LEADER and leader_of(app, first) is kept
+
+
+async def test_an_external_candidate_in_the_queue_is_not_ours_to_crash(etcd: EmbeddedEtcd, prefix: bytes) -> None:
+    name = prefix + b"mixed"
+    async with running(etcd, prefix) as driver:
+        app, pilot = driver
+        proc = etcdctl_elect(etcd, name, "from-etcdctl")
+        try:
+            await until(pilot, lambda: cell(app, name, "leader") == "from-etcdctl", timeout=15)
+            (ours,) = app.session.launch(name, "ours", 30)
+            await until(pilot, lambda: ours.key is not None and cell(app, name, "cands") == "2")
+            await select(driver, ours)  # the fleet cursor is on ours: it must not be the target
+            await highlight_election(driver, name)
+            external = app.session.state.leader(name)
+            assert external is not None and external.value == b"from-etcdctl"
+            await highlight_in_queue(driver, external.key)
+            await pilot.press("x")
+            await until(
+                pilot,
+                lambda: any("from-etcdctl is external: not ours to crash" in n for n in NOTES[app]),
+                what="the refusal",
+            )
+            assert ours.state is State.CAMPAIGNING
+            assert (await app.session.client.leader(name)).value == b"from-etcdctl"
+        finally:
+            stop_process(proc)
+
+
+async def test_proclaim_is_refused_for_a_follower_before_any_typing(etcd: EmbeddedEtcd, prefix: bytes) -> None:
+    async with running(etcd, prefix) as driver:
+        app, pilot = driver
+        name, cands = await launched(driver, "e1", 2, ttl=30)
+        follower = next(c for c in cands if c is not leader_of(app, name))
+        await select(driver, follower)
+        await pilot.press("p")
+        await until(
+            pilot,
+            lambda: any("only a leader can proclaim" in n for n in NOTES[app]),
+            what="the refusal",
+        )
+        assert not isinstance(app.screen, ProclaimScreen)
 
 
 # --- what other clients write -------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """What a drill measured: one row per fail-over, a summary per kind of failure, text and JSON.
 
-The three figures (DESIGN.md, "Failover drills"):
+The three figures a drill reports:
 - detection: failure -> the old leader's key is deleted (≈ TTL when the leader goes silent);
 - hand-over: key deleted -> the next candidate's Campaign returned (it knows it leads);
 - gap: failure -> new leader, the time nobody could act as leader.

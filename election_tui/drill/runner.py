@@ -153,7 +153,7 @@ class _Drill:
         return self.report
 
     async def _wait_watching(self) -> None:
-        """A watch answers events late while it is being created (DESIGN.md): wait for its ack."""
+        """A watch answers events up to ~100 ms late while etcd is still creating it: wait for its ack."""
 
         def ready() -> bool:
             return self._watch_error is not None or (self._watch is not None and self._watch.connected)

@@ -26,7 +26,6 @@ from ..etcd import (
     WatchEvents,
     WatchProgress,
     WatchResumed,
-    to_bytes,
 )
 from ..model import ElectionState, LeaseClock, TimelineEntry
 from ..sim import Candidate, Fleet
@@ -224,10 +223,9 @@ class LiveSession:
     # -- actions (they go to etcd; their effects come back through the watch) ----------------
 
     def launch(self, name: BytesLike, value: BytesLike, ttl: int, count: int = 1) -> list[Candidate]:
-        raw = to_bytes(value)
         if count == 1:
-            return [self.fleet.launch(name, raw, ttl)]
-        return [self.fleet.launch(name, raw + f"-{i + 1}".encode(), ttl) for i in range(count)]
+            return [self.fleet.launch(name, value, ttl)]
+        return self.fleet.launch_many(name, value, count, ttl)
 
     def launch_demo(self) -> list[Candidate]:
         out: list[Candidate] = []

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Iterator
 from types import TracebackType
 
-from ..etcd import BytesLike, EtcdClient
+from ..etcd import BytesLike, EtcdClient, to_bytes
 from .candidate import Candidate, Listener, State
 
 
@@ -63,10 +63,10 @@ class Fleet:
         candidate.start()
         return candidate
 
-    def launch_many(
-        self, name: BytesLike, count: int, ttl: int = 10, *, value_prefix: str = "c"
-    ) -> list[Candidate]:
-        return [self.launch(name, f"{value_prefix}{i + 1}", ttl) for i in range(count)]
+    def launch_many(self, name: BytesLike, value: BytesLike, count: int, ttl: int = 10) -> list[Candidate]:
+        """`count` candidates whose values are `value-1` … `value-N`, so each can be told apart."""
+        raw = to_bytes(value)
+        return [self.launch(name, raw + b"-%d" % (i + 1), ttl) for i in range(count)]
 
     def in_election(self, name: bytes) -> list[Candidate]:
         return [c for c in self._candidates.values() if c.name == name]

@@ -13,8 +13,10 @@ from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container, Vertical
-from textual.events import DescendantFocus, Resize
+from textual.events import Resize
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer
 
 from ..etcd import ClientConfig, EtcdClient, EtcdError
@@ -34,6 +36,7 @@ from .timeline import Timeline
 FRAME = 1 / 20  # redraw at most 20 times a second, however many events arrive
 TICK = 0.25  # countdowns
 NARROW = 120
+_TABLES = ("elections", "queue", "fleet")  # ids of the tables whose rows actions act on
 
 
 class ElectionApp(App[int]):
@@ -112,6 +115,7 @@ class ElectionApp(App[int]):
 
     async def on_mount(self) -> None:
         self.screen.set_class(self.size.width < NARROW, "narrow")
+        self.watch(self.screen, "focused", self._focus_moved)
         self.client = EtcdClient(self.config)
         self.live = LiveSession(self.client, self.prefix, clock=self.clock, wall=self.wall)
         self.feed = self.live.follow()
@@ -191,17 +195,19 @@ class ElectionApp(App[int]):
 
     # -- actions ----------------------------------------------------------------------------
 
-    def on_descendant_focus(self, event: DescendantFocus) -> None:
-        if event.widget.id in ("elections", "queue", "fleet"):
-            self._active_table = event.widget.id
+    def _focus_moved(self, focused: Widget | None) -> None:
+        # Remembered, so an action from the palette (which takes the focus) acts on the same row.
+        if focused is not None and focused.id in _TABLES:
+            self._active_table = focused.id
 
     def target(self) -> Target | None:
         """The highlighted row of the table in use: the one rule every action follows."""
         live = self.session
-        if self._active_table == "fleet":
+        table = self._active_table
+        if table == "fleet":
             cand = self.fleet_table.selected()
             return Target(cand.key, cand.value, cand) if cand is not None else None
-        if self._active_table == "queue":
+        if table == "queue":
             key = self.queue.selected_key()
             found = live.state.candidate(key) if key is not None else None
         else:
@@ -220,6 +226,18 @@ class ElectionApp(App[int]):
             return None
         assert target is not None and target.ours is not None
         return target.ours
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Textual's notify, with markup off: our messages carry values and errors from etcd."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def _act(self, action: Awaitable[object] | Callable[[], object], done: str = "") -> None:
         """Run an action against etcd; an error becomes a notification, never a crash."""

@@ -1,0 +1,92 @@
+"""The live session that several views follow: each view's feed sees every change, none steals."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from helpers import eventually
+
+from election_tui.etcd import EtcdClient
+from election_tui.live import Feed, Frame, LiveSession
+from election_tui.live.feed import TIMELINE_LIMIT
+from election_tui.model import TimelineEntry
+from election_tui.sim import State
+
+BOUND = 10.0
+
+
+@pytest.fixture
+async def session(client: EtcdClient, prefix: bytes) -> AsyncIterator[LiveSession]:
+    async with LiveSession(client, prefix) as live:
+        await eventually(live.loaded.is_set, timeout=BOUND, what="the first load")
+        yield live
+
+
+class Collected:
+    """Everything one view took from its feed, frame after frame."""
+
+    def __init__(self, feed: Feed) -> None:
+        self.feed = feed
+        self.elections: set[bytes] = set()
+        self.kinds: list[tuple[str, bytes]] = []
+
+    def take(self) -> Frame:
+        frame = self.feed.take()
+        self.elections |= frame.elections
+        self.kinds += [(e.kind, e.key) for e in frame.timeline]
+        return frame
+
+    def has(self, kind: str, key: bytes) -> bool:
+        """Take a frame, then say whether `kind` for `key` was ever seen."""
+        self.take()
+        return (kind, key) in self.kinds
+
+
+async def test_two_views_each_see_every_change(session: LiveSession, prefix: bytes) -> None:
+    tui, widget = Collected(session.follow()), Collected(session.follow())
+    name = prefix + b"shared"
+    (cand,) = session.launch(name, "v", 5)
+    await cand.wait_for(State.LEADER, timeout=BOUND)
+    assert cand.key is not None
+
+    # The TUI takes often, the widget once: both end with the same story.
+    key = cand.key
+    await eventually(lambda: tui.has("elected", key), timeout=BOUND, what="the tui told")
+    await eventually(lambda: widget.has("elected", key), timeout=BOUND, what="the widget told")
+    assert name in tui.elections and name in widget.elections
+    assert tui.kinds == widget.kinds
+
+
+async def test_a_new_view_starts_with_a_full_redraw(session: LiveSession, prefix: bytes) -> None:
+    (cand,) = session.launch(prefix + b"early", "v", 5)
+    await cand.wait_for(State.LEADER, timeout=BOUND)
+    late = session.follow()
+    assert late.take().reset  # it draws what exists from the state, not from old changes
+
+
+async def test_a_closed_view_is_no_longer_fed_nor_its_leases_polled(
+    session: LiveSession, prefix: bytes
+) -> None:
+    stays, goes = session.follow(), session.follow()
+    stays.show_leases([1, 2])
+    goes.show_leases([2, 3])
+    assert session.shown_leases == [1, 2, 3]  # each once, in the order the views gave them
+    goes.close()
+    assert session.shown_leases == [1, 2]
+    goes.take()
+    (cand,) = session.launch(prefix + b"after-close", "v", 5)
+    await cand.wait_for(State.LEADER, timeout=BOUND)
+    await eventually(lambda: bool(stays.take().timeline), timeout=BOUND, what="the open view fed")
+    assert not goes.take()
+
+
+def test_a_view_that_never_takes_stays_bounded() -> None:
+    feed = Feed(lambda _feed: None)
+    entries = [TimelineEntry("joined", b"e", b"e/%x" % i, b"", i, i, 0.0) for i in range(3 * TIMELINE_LIMIT)]
+    for i in range(0, len(entries), 100):
+        feed.add([b"e"], entries[i : i + 100], reset=False)
+    frame = feed.take()
+    assert len(frame.timeline) == TIMELINE_LIMIT
+    assert list(frame.timeline) == entries[-TIMELINE_LIMIT:]  # the newest, in order
+    assert frame.elections == {b"e"}
