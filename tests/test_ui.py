@@ -547,7 +547,9 @@ async def test_an_action_in_elections_acts_on_the_highlighted_election_s_leader(
         assert kept.state is State.LEADER and leader_of(app, first) is kept
 
 
-async def test_an_external_candidate_in_the_queue_is_not_ours_to_crash(etcd: EmbeddedEtcd, prefix: bytes) -> None:
+async def test_an_external_candidate_in_the_queue_is_not_ours_to_crash(
+    etcd: EmbeddedEtcd, prefix: bytes
+) -> None:
     name = prefix + b"mixed"
     async with running(etcd, prefix) as driver:
         app, pilot = driver
@@ -573,7 +575,9 @@ async def test_an_external_candidate_in_the_queue_is_not_ours_to_crash(etcd: Emb
             stop_process(proc)
 
 
-async def test_proclaim_is_refused_for_a_follower_before_any_typing(etcd: EmbeddedEtcd, prefix: bytes) -> None:
+async def test_proclaim_is_refused_for_a_follower_before_any_typing(
+    etcd: EmbeddedEtcd, prefix: bytes
+) -> None:
     async with running(etcd, prefix) as driver:
         app, pilot = driver
         name, cands = await launched(driver, "e1", 2, ttl=30)
