@@ -7,6 +7,7 @@ polling with a bounded `until`; nothing waits on a bare sleep.
 from __future__ import annotations
 
 import contextlib
+import io
 import signal
 import subprocess
 import time
@@ -16,6 +17,7 @@ from typing import Literal, TypeVar
 
 import pytest
 from helpers import stop_process
+from rich.console import Console
 from rich.text import Text
 from textual import events
 from textual.command import Command, CommandList, CommandPalette
@@ -29,7 +31,9 @@ from election_tui.embedded import EmbeddedEtcd
 from election_tui.etcd import ClientConfig, EtcdClient, LeaseNotFound, candidate_key
 from election_tui.model import display
 from election_tui.sim import Candidate, State
+from election_tui.ui.actions import ACTIONS as UI_ACTIONS
 from election_tui.ui.app import ElectionApp
+from election_tui.ui.help import HelpScreen
 from election_tui.ui.modals import DrillScreen, FilterScreen, LaunchScreen, ProclaimScreen, ReportScreen
 from election_tui.ui.status import StatusLine
 from election_tui.ui.timeline import Timeline
@@ -99,6 +103,13 @@ def timeline_text(app: ElectionApp) -> str:
 
 def fleet_states(app: ElectionApp) -> list[str]:
     return rows(app.fleet_table, "state")
+
+
+def plain(renderable: object) -> str:
+    """What a widget's content reads as, whatever renderable it is (a Table, Text…)."""
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(renderable)
+    return " ".join(console.export_text().split())
 
 
 def status_text(app: ElectionApp) -> str:
@@ -675,3 +686,35 @@ async def test_quit_revokes_every_lease_the_app_created(etcd: EmbeddedEtcd, pref
 @pytest.mark.skip(reason="breaking the watch needs a private etcd: the fault tests cover 'reconnecting'")
 async def test_status_says_reconnecting_when_the_watch_breaks() -> None:
     raise NotImplementedError
+
+
+# --- help and orientation -------------------------------------------------------------------------
+
+
+async def test_help_lists_every_action_and_state_and_escape_closes_it(
+    etcd: EmbeddedEtcd, prefix: bytes
+) -> None:
+    async with running(etcd, prefix) as driver:
+        app, pilot = driver
+        await pilot.press("question_mark")
+        screen = await until(pilot, lambda: isinstance(app.screen, HelpScreen) and app.screen, what="help")
+        shown = " ".join(plain(w.content) for w in screen.query(Static))
+        for action in UI_ACTIONS:
+            assert action.help in shown, action.name
+        for state in State:
+            assert state.meaning in shown, state
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, HelpScreen), what="help closed")
+
+
+async def test_an_empty_start_says_what_to_do_until_the_first_election(
+    etcd: EmbeddedEtcd, prefix: bytes
+) -> None:
+    async with running(etcd, prefix) as driver:
+        app, pilot = driver
+        hint = app.query_one("#empty-hint", Static)
+        await until(pilot, lambda: hint.display, what="the hint")
+        assert "Press n to launch" in plain(hint.content)
+        assert "throwaway" not in plain(hint.content)  # this etcd is not the app's own
+        await launched(driver, "e1", 1)
+        await until(pilot, lambda: not hint.display, what="the hint gone")

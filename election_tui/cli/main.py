@@ -145,7 +145,7 @@ def _run(args: argparse.Namespace) -> int:
     from ..ui.app import run_dashboard
 
     with _cluster(config) as cluster:
-        return run_dashboard(cluster, prefix=args.prefix, demo=args.demo)
+        return run_dashboard(cluster, prefix=args.prefix, demo=args.demo, embedded=not config.endpoints)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,10 +8,11 @@ from .keys import scopes, sees
 from .leases import LeaseClock
 from .state import Changes, ElectionState, ElectionView
 from .text import display
-from .timeline import KINDS, REMOVAL_REASONS, TimelineEntry
+from .timeline import KIND_MEANINGS, KINDS, REMOVAL_REASONS, TimelineEntry
 
 __all__ = [
     "KINDS",
+    "KIND_MEANINGS",
     "REMOVAL_REASONS",
     "CandidateKey",
     "Changes",

@@ -13,6 +13,18 @@ LEFT: Final = "left"
 REMOVAL_REASONS: Final = frozenset({"resigned", "expired", "revoked", "lost"})
 KINDS: Final = frozenset({ELECTED, PROCLAIMED, JOINED, LEFT}) | REMOVAL_REASONS
 
+# What each kind of entry means, for a legend.
+KIND_MEANINGS: Final = {
+    ELECTED: "a new leader: the oldest key of the election changed",
+    PROCLAIMED: "the leader published a new value",
+    JOINED: "a candidate's key appeared (it waits in the queue)",
+    "resigned": "a key went because its candidate resigned",
+    "expired": "a key went with its lease, after the TTL without renewal",
+    "revoked": "a key went because its lease was revoked (a crash)",
+    "lost": "a key went while its candidate was partitioned",
+    LEFT: "a key went and nobody said why (another client, or by hand)",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class TimelineEntry:

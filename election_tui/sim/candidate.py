@@ -48,11 +48,27 @@ class State(Enum):
         return self in _TERMINAL
 
     @property
+    def meaning(self) -> str:
+        """One line for a legend: what the candidate believes and what etcd holds."""
+        return _MEANINGS[self]
+
+    @property
     def believes_leader(self) -> bool:
         return self in (State.LEADER, State.STALE)
 
 
 _TERMINAL = frozenset({State.RESIGNED, State.EXPIRED, State.REVOKED, State.LOST})
+
+_MEANINGS = {
+    State.IDLE: "created, not started yet",
+    State.CAMPAIGNING: "its key is in the queue; Campaign waits until every older key is gone",
+    State.LEADER: "Campaign returned: its key is the oldest, it leads",
+    State.STALE: "believes it leads, but its lease ran out while partitioned (split-brain window)",
+    State.RESIGNED: "left politely: resigned, then revoked its lease",
+    State.EXPIRED: "stopped renewing: the lease, and so the key, died after the TTL",
+    State.REVOKED: "crashed: the lease was revoked at once, the key went with it",
+    State.LOST: "learned it lost: its lease or key went while it was not looking",
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -125,6 +125,7 @@ ACTIONS: tuple[Action, ...] = (
         footer=False,
     ),
     Action("drill", "d", "d", "Drill", "Run a drill", "Run a failover drill and show its report"),
+    Action("help", "question_mark", "?", "Help", "Help", "Keys, what each acts on, and what the states mean"),
 )
 
 BY_NAME = {action.name: action for action in ACTIONS}

@@ -9,6 +9,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
+from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -17,7 +18,7 @@ from textual.events import Resize
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer
+from textual.widgets import Footer, Static
 
 from ..etcd import ClientConfig, EtcdClient, EtcdError
 from ..live import Feed, LiveSession
@@ -26,6 +27,7 @@ from ..sim import Candidate, CandidateError
 from .actions import ACTIONS, BY_NAME, bindings, candidate_keys_hint
 from .elections import ElectionsTable
 from .fleet_panel import FleetTable
+from .help import HelpScreen
 from .linetable import LineTable
 from .modals import DrillScreen, FilterScreen, LaunchRequest, LaunchScreen, ProclaimScreen, ReportScreen
 from .queue import QueueTable
@@ -56,6 +58,7 @@ class ElectionApp(App[int]):
         *,
         prefix: bytes = b"",
         demo: bool = False,
+        embedded: bool = False,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
@@ -63,6 +66,7 @@ class ElectionApp(App[int]):
         self.config = config
         self.prefix = prefix
         self.demo = demo
+        self.embedded = embedded  # the etcd is ours and throwaway: say so
         self.clock = clock
         self.wall = wall
         self.client: EtcdClient | None = None
@@ -82,6 +86,7 @@ class ElectionApp(App[int]):
             with Vertical(classes="panel", id="elections-panel") as panel:
                 panel.border_title = "Elections"
                 yield ElectionsTable(id="elections")
+                yield Static(self._empty_hint(), id="empty-hint")
             with Vertical(classes="panel", id="queue-panel") as panel:
                 panel.border_title = "Queue"
                 yield QueueTable(id="queue")
@@ -109,6 +114,16 @@ class ElectionApp(App[int]):
     def session(self) -> LiveSession:
         assert self.live is not None, "the session starts on mount"
         return self.live
+
+    def _empty_hint(self) -> Text:
+        where = f"under {display(self.prefix, 40)!s} " if self.prefix else ""
+        text = Text(f"No elections {where}yet. ", style="bold")
+        text.append("Press n to launch candidates (or start with --demo), ? for help.")
+        if self.embedded:
+            text.append("\nThis etcd is embedded and throwaway: it goes, with its data, when you quit.")
+        else:
+            text.append("\nAny client's election shows up here, e.g. `etcdctl elect NAME VALUE`.")
+        return text
 
     def on_resize(self, event: Resize) -> None:
         self.screen.set_class(event.size.width < NARROW, "narrow")
@@ -160,6 +175,7 @@ class ElectionApp(App[int]):
             if changes.fleet:
                 self.fleet_table.sync(self.live.fleet)
             self._show_status()
+            self.query_one("#empty-hint").display = self.elections.row_count == 0 and not len(self.live.fleet)
 
     def _tick(self) -> None:
         if self.view_paused or self.live is None or self.feed is None or not self.is_running:
@@ -364,6 +380,9 @@ class ElectionApp(App[int]):
             return
         await self.push_screen(ReportScreen(f"Drill report · {scenario.name}", format_text(report)))
 
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
     async def action_quit(self) -> None:
         await self.shutdown_session()
         self.exit(0)
@@ -398,9 +417,11 @@ class ElectionApp(App[int]):
             )
 
 
-def run_dashboard(config: ClientConfig, *, prefix: str = "", demo: bool = False) -> int:
+def run_dashboard(
+    config: ClientConfig, *, prefix: str = "", demo: bool = False, embedded: bool = False
+) -> int:
     """Run the app; SIGTERM and SIGHUP quit like q does, so no lease is left behind."""
-    app = ElectionApp(config, prefix=prefix.encode(), demo=demo)
+    app = ElectionApp(config, prefix=prefix.encode(), demo=demo, embedded=embedded)
 
     async def main() -> int | None:
         loop = asyncio.get_running_loop()
