@@ -210,8 +210,7 @@ async def populate(client: EtcdClient, cfg: Config) -> Population:
     granted = await bounded_gather([lambda: client.lease_grant(LONG_TTL) for _ in range(total)])
     leases = [lease.id for lease in granted]
     keys = [
-        (candidate_key(election_name(i // cfg.candidates), lease), lease)
-        for i, lease in enumerate(leases)
+        (candidate_key(election_name(i // cfg.candidates), lease), lease) for i, lease in enumerate(leases)
     ]
 
     def put(key: bytes, lease: int, j: int) -> Callable[[], Awaitable[PutResult]]:
@@ -658,9 +657,7 @@ async def app_session(
 ) -> tuple[FirstScreen, LoadResult | None]:
     """One fresh app: time its first full screen, then (`then`) run the load against it."""
     probe = Probe(cfg.elections)
-    app = BenchApp(
-        ClientConfig(endpoints=tuple(endpoints)), prefix=PREFIX, probe=probe, terminal=terminal
-    )
+    app = BenchApp(ClientConfig(endpoints=tuple(endpoints)), prefix=PREFIX, probe=probe, terminal=terminal)
     gc.collect()
     load: LoadResult | None = None
     with mock.patch.object(app_module, "LiveSession", BenchDashboard):

@@ -27,8 +27,7 @@ def _rewrite(name: str, text: str) -> str:
     if name.endswith("_pb2.py"):
         text = text.replace(
             "from google.protobuf.internal import builder as _builder\n",
-            "from google.protobuf.internal import builder as _builder\n"
-            "from ._pool import POOL as _POOL\n",
+            "from google.protobuf.internal import builder as _builder\nfrom ._pool import POOL as _POOL\n",
         )
         text = text.replace("_descriptor_pool.Default().AddSerializedFile(", "_POOL.AddSerializedFile(")
     return text

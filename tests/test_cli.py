@@ -23,7 +23,6 @@ from election_tui.etcd import EtcdClient
 BOUND = 10.0  # seconds a CLI process may take to start, connect and answer
 
 
-
 @pytest.fixture
 def env(etcd: EmbeddedEtcd) -> dict[str, str]:
     """Our environment without the user's ETCDCTL_*, aimed at the fixture etcd like etcdctl would be."""

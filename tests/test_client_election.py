@@ -24,7 +24,6 @@ from election_tui.etcd import (
 BOUND = 5.0  # seconds any expected election outcome may take
 
 
-
 async def candidates(client: EtcdClient, name: bytes) -> list[bytes]:
     """The candidate keys of an election, oldest (the leader) first."""
     return [kv.key for kv in (await client.get_prefix(name + b"/", sort_by_create=True)).kvs]

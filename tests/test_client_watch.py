@@ -49,7 +49,10 @@ async def next_events(watch: Watch, count: int) -> list[Event]:
 async def test_events_arrive_in_order_with_their_revisions(client: EtcdClient, prefix: bytes) -> None:
     start = (await client.get_prefix(prefix)).revision + 1
     async with client.watch_prefix(prefix, start_revision=start) as watch:
-        revs = [(await client.put(prefix + b"a", b"1")).revision, (await client.put(prefix + b"b", b"2")).revision]
+        revs = [
+            (await client.put(prefix + b"a", b"1")).revision,
+            (await client.put(prefix + b"b", b"2")).revision,
+        ]
         revs.append((await client.put(prefix + b"a", b"3")).revision)
         await client.delete(prefix + b"b")
 

@@ -57,7 +57,11 @@ def split_endpoints(endpoints: Sequence[str] | str) -> tuple[str, ...]:
 
 
 def _seconds(value: float, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not (math.isfinite(value) and value > 0):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not (math.isfinite(value) and value > 0)
+    ):
         raise InvalidArgument(f"{what} must be a positive number of seconds, not {value!r}")
     return float(value)
 

@@ -205,7 +205,9 @@ class LineTable(ScrollView, Generic[K], can_focus=True):
         if y == 0:
             header = tuple(Text(c.label) for c in self.columns)
             style = base + self.get_component_rich_style("linetable--header")
-            return self._render_cells(header).crop_extend(scroll_x, scroll_x + width, style).apply_style(style)
+            return (
+                self._render_cells(header).crop_extend(scroll_x, scroll_x + width, style).apply_style(style)
+            )
         index = int(self.scroll_offset.y) + y - 1
         if index >= len(self._order):
             return Strip.blank(width, base)
