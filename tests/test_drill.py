@@ -157,15 +157,16 @@ async def _run(endpoints: list[str], prefix: bytes, name: str) -> tuple[DrillRep
 def _check_consistent(report: DrillReport) -> None:
     assert report.error is None, report.error
     assert len(report.failovers) == report.scenario.failures
+    revisions: list[int] = []
     for f in report.failovers:
         assert f.new_value is not None and f.new_key is not None and f.new_value != f.old_value
         assert f.key_gone_at is not None and f.key_gone_revision is not None and f.elected_at is not None
+        revisions.append(f.key_gone_revision)
         assert f.believed_until is not None
         assert f.detection is not None and f.handover is not None and f.gap is not None
         assert f.gap >= f.handover
         assert f.handover > -0.05  # our watch and the new leader hear of the deletion about together
         assert f.ok
-    revisions = [f.key_gone_revision for f in report.failovers]
     assert revisions == sorted(revisions)
     assert report.ok
 

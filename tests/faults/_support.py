@@ -11,13 +11,18 @@ import subprocess
 import sys
 import time
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from election_tui.etcd import EtcdClient, Event, WatchEvents
 from election_tui.live import ConnectionState, LiveSession
 from election_tui.model import ElectionState
 from election_tui.sim import Candidate, State
+from election_tui.testing import TcpProxy
+
+# The `clients` and `proxies` fixtures (conftest.py): tests annotate their parameters with these.
+ClientFactory = Callable[..., EtcdClient]  # clients(endpoints, **EtcdClient options)
+ProxyFactory = Callable[[str], Awaitable[TcpProxy]]  # await proxies(endpoint)
 
 # (revision, key, "put" | "delete"): what one watch event did.
 Applied = tuple[int, bytes, str]

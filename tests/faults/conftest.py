@@ -7,16 +7,16 @@ own; the shared session etcd (`etcd`) is only used where the fault sits between 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 
 import pytest
 
 from election_tui.embedded import EmbeddedEtcd
-from election_tui.etcd import EtcdClient, Event
-from election_tui.model import ElectionState
+from election_tui.etcd import EtcdClient, Event, KeyValue
+from election_tui.model import Changes, ElectionState
 from election_tui.testing import TcpProxy
 
-from ._support import AppliedLog, applied
+from ._support import AppliedLog, ClientFactory, ProxyFactory, applied
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -33,9 +33,6 @@ def own_etcd() -> Iterator[EmbeddedEtcd]:
         yield instance
 
 
-ProxyFactory = Callable[[str], Awaitable[TcpProxy]]
-
-
 @pytest.fixture
 async def proxies() -> AsyncIterator[ProxyFactory]:
     """`await proxies(endpoint)`: a started TcpProxy to that endpoint, stopped after the test."""
@@ -49,9 +46,6 @@ async def proxies() -> AsyncIterator[ProxyFactory]:
     yield make
     for proxy in started:
         await proxy.stop()
-
-
-ClientFactory = Callable[..., EtcdClient]
 
 
 @pytest.fixture
@@ -75,11 +69,11 @@ def applied_log(monkeypatch: pytest.MonkeyPatch) -> AppliedLog:
     log = AppliedLog()
     original_apply, original_load = ElectionState.apply, ElectionState.load
 
-    def apply(self: ElectionState, events: list[Event], revision: int, now: float):  # type: ignore[no-untyped-def]
+    def apply(self: ElectionState, events: Sequence[Event], revision: int, now: float) -> Changes:
         log.events(self).extend(applied(events))
         return original_apply(self, events, revision, now)
 
-    def load(self: ElectionState, kvs, revision: int, now: float):  # type: ignore[no-untyped-def]
+    def load(self: ElectionState, kvs: Iterable[KeyValue], revision: int, now: float) -> Changes:
         log.loads(self).append(revision)
         return original_load(self, kvs, revision, now)
 

@@ -13,7 +13,7 @@ from election_tui.etcd import AuthenticationFailed, EtcdClient, PermissionDenied
 from election_tui.live import LiveSession
 from election_tui.sim import Fleet, State
 
-from ._support import cli_env, run_cli, wait_connection
+from ._support import ClientFactory, cli_env, run_cli, wait_connection
 
 pytestmark = pytest.mark.fault
 
@@ -44,7 +44,7 @@ def auth_etcd() -> Iterator[EmbeddedEtcd]:
 
 
 async def test_a_candidate_blocked_longer_than_its_token_lives_still_wins(
-    auth_etcd: EmbeddedEtcd, prefix: bytes, clients
+    auth_etcd: EmbeddedEtcd, prefix: bytes, clients: ClientFactory
 ) -> None:
     name = prefix + b"e"
     holder = clients(auth_etcd.endpoints, user=ALICE, password=ALICE_PW)
@@ -85,7 +85,7 @@ async def test_a_candidate_blocked_longer_than_its_token_lives_still_wins(
 
 
 async def test_a_wrong_password_is_a_clear_authentication_failure_everywhere(
-    auth_etcd: EmbeddedEtcd, prefix: bytes, clients
+    auth_etcd: EmbeddedEtcd, prefix: bytes, clients: ClientFactory
 ) -> None:
     client = clients(auth_etcd.endpoints, user=ALICE, password="wrong")
     with pytest.raises(AuthenticationFailed, match="check --user and the password"):
@@ -117,7 +117,7 @@ async def test_a_wrong_password_is_a_clear_authentication_failure_everywhere(
 
 
 async def test_a_user_without_permission_on_the_prefix_is_a_clear_permission_denied_everywhere(
-    auth_etcd: EmbeddedEtcd, prefix: bytes, clients
+    auth_etcd: EmbeddedEtcd, prefix: bytes, clients: ClientFactory
 ) -> None:
     name = prefix + b"e"
     client = clients(auth_etcd.endpoints, user=BOB, password=BOB_PW)

@@ -22,7 +22,7 @@ from election_tui.sim import Candidate, Fleet, State
 from election_tui.ui.app import ElectionApp
 from election_tui.ui.modals import LaunchScreen
 
-from ._support import cli_env, closed_port, run_cli
+from ._support import ClientFactory, cli_env, closed_port, run_cli
 
 pytestmark = pytest.mark.fault
 
@@ -127,7 +127,7 @@ def test_the_cli_campaign_echoes_its_value_escaped(etcd: EmbeddedEtcd, prefix: b
 
 @pytest.mark.parametrize("name", [b"", b"   ", "", " \t\n"])
 async def test_blank_election_names_are_invalid_everywhere(
-    etcd: EmbeddedEtcd, name: bytes | str, clients
+    etcd: EmbeddedEtcd, name: bytes | str, clients: ClientFactory
 ) -> None:
     client = clients(etcd.endpoints)
     lease = await client.lease_grant(5)
@@ -146,7 +146,7 @@ async def test_blank_election_names_are_invalid_everywhere(
 
 @pytest.mark.parametrize("ttl", [0, -1, 9_000_000_001, "10", 1.5, True, None])
 async def test_bad_ttls_are_invalid_before_anything_is_sent(
-    etcd: EmbeddedEtcd, prefix: bytes, ttl: object, clients
+    etcd: EmbeddedEtcd, prefix: bytes, ttl: object, clients: ClientFactory
 ) -> None:
     client = clients(etcd.endpoints)
     before = set(await client.leases())
@@ -162,7 +162,7 @@ async def test_bad_ttls_are_invalid_before_anything_is_sent(
 
 @pytest.mark.parametrize("size", TOO_LARGE, ids=["1.5MiB+1KiB", "3MiB"])
 async def test_a_value_over_the_request_limit_is_refused_and_nothing_is_half_written(
-    etcd: EmbeddedEtcd, prefix: bytes, size: int, clients
+    etcd: EmbeddedEtcd, prefix: bytes, size: int, clients: ClientFactory
 ) -> None:
     client = clients(etcd.endpoints)
     huge = b"x" * size
@@ -191,7 +191,7 @@ async def test_a_value_over_the_request_limit_is_refused_and_nothing_is_half_wri
 
 
 async def test_non_utf8_markup_and_escapes_round_trip_and_display_literally(
-    etcd: EmbeddedEtcd, prefix: bytes, clients
+    etcd: EmbeddedEtcd, prefix: bytes, clients: ClientFactory
 ) -> None:
     client = clients(etcd.endpoints)
     name = prefix + b"\xff\xfe[bold]e"

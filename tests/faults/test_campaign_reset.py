@@ -23,6 +23,8 @@ from election_tui.embedded import EmbeddedEtcd
 from election_tui.etcd import EtcdClient, KeyValue, candidate_key
 from election_tui.sim import Candidate, Fleet, State
 
+from ._support import ClientFactory, ProxyFactory
+
 pytestmark = pytest.mark.fault
 
 
@@ -37,7 +39,7 @@ def _owned(keys: dict[bytes, KeyValue], *owners: Candidate) -> bool:
 
 
 async def test_a_reset_mid_campaign_re_queues_the_same_key_and_leaves_no_orphan(
-    etcd: EmbeddedEtcd, prefix: bytes, proxies, clients
+    etcd: EmbeddedEtcd, prefix: bytes, proxies: ProxyFactory, clients: ClientFactory
 ) -> None:
     name = prefix + b"e"
     proxy = await proxies(etcd.endpoints[0])
@@ -95,7 +97,7 @@ async def _gone(client: EtcdClient, key: bytes) -> bool:
 
 
 async def test_a_candidate_that_gives_up_while_cut_off_leaves_nothing_within_its_ttl(
-    etcd: EmbeddedEtcd, prefix: bytes, proxies, clients
+    etcd: EmbeddedEtcd, prefix: bytes, proxies: ProxyFactory, clients: ClientFactory
 ) -> None:
     ttl = 2
     name = prefix + b"e"

@@ -8,16 +8,29 @@ import pytest
 from helpers import eventually
 
 from election_tui.embedded import EmbeddedEtcd
+from election_tui.etcd import BytesLike, KeyValue
 from election_tui.live import LiveSession
 from election_tui.sim import Fleet, State
 
-from ._support import AppliedLog, ConnectionRecorder, assert_model_converges, history, wait_connection
+from ._support import (
+    AppliedLog,
+    ClientFactory,
+    ConnectionRecorder,
+    ProxyFactory,
+    assert_model_converges,
+    history,
+    wait_connection,
+)
 
 pytestmark = pytest.mark.fault
 
 
 async def test_compaction_while_the_dashboard_is_cut_off_makes_it_re_read(
-    own_etcd: EmbeddedEtcd, prefix: bytes, proxies, clients, applied_log: AppliedLog
+    own_etcd: EmbeddedEtcd,
+    prefix: bytes,
+    proxies: ProxyFactory,
+    clients: ClientFactory,
+    applied_log: AppliedLog,
 ) -> None:
     proxy = await proxies(own_etcd.endpoints[0])
     viewer = clients([proxy.address], timeout=1.0)  # the dashboard's client, through the proxy
@@ -77,10 +90,10 @@ async def test_compaction_while_the_dashboard_is_cut_off_makes_it_re_read(
             calls = 0
             real_get = viewer.get
 
-            async def counting_get(*args, **kwargs):  # type: ignore[no-untyped-def]
+            async def counting_get(key: BytesLike, *, revision: int = 0) -> KeyValue | None:
                 nonlocal calls
                 calls += 1
-                return await real_get(*args, **kwargs)
+                return await real_get(key, revision=revision)
 
             viewer.get = counting_get  # type: ignore[method-assign]
             await asyncio.sleep(1.0)

@@ -23,7 +23,7 @@ from election_tui.embedded import EmbeddedEtcd
 from election_tui.etcd import EtcdClient
 from election_tui.live import DEMO_ELECTIONS
 
-from ._support import cli_env
+from ._support import ClientFactory, cli_env
 
 pytestmark = pytest.mark.fault
 
@@ -80,7 +80,7 @@ async def _ours(client: EtcdClient, prefix: bytes) -> int:
 
 @pytest.mark.parametrize("how", ["q", "ctrl+c", "SIGTERM", "SIGHUP"])
 async def test_each_way_out_revokes_every_lease_of_ours(
-    exit_etcd: EmbeddedEtcd, prefix: bytes, how: str, clients
+    exit_etcd: EmbeddedEtcd, prefix: bytes, how: str, clients: ClientFactory
 ) -> None:
     client = clients(exit_etcd.endpoints)
     before = set(await client.leases())

@@ -8,8 +8,10 @@ import pytest
 from helpers import eventually
 
 from election_tui.embedded import EmbeddedEtcd
-from election_tui.etcd import LeaderElection
+from election_tui.etcd import EtcdClient, LeaderElection
 from election_tui.sim import Fleet, State
+
+from ._support import ClientFactory
 
 pytestmark = pytest.mark.fault
 
@@ -25,7 +27,7 @@ def _by_hand(etcd: EmbeddedEtcd, action: str, key: bytes, lease: int) -> None:
 
 @pytest.mark.parametrize("action", ["del", "revoke"])
 async def test_a_candidate_notices_its_leadership_ended_by_hand_and_the_next_one_leads(
-    etcd: EmbeddedEtcd, prefix: bytes, clients, action: str
+    etcd: EmbeddedEtcd, prefix: bytes, clients: ClientFactory, action: str
 ) -> None:
     name = prefix + b"e"
     client = clients(etcd.endpoints)
@@ -58,13 +60,13 @@ async def test_a_candidate_notices_its_leadership_ended_by_hand_and_the_next_one
     assert set(await client.leases()) <= before  # the fleet left no lease behind
 
 
-async def _lease_gone(client, lease: int) -> bool:  # type: ignore[no-untyped-def]
+async def _lease_gone(client: EtcdClient, lease: int) -> bool:
     return lease not in await client.leases()
 
 
 @pytest.mark.parametrize("action", ["del", "revoke"])
 async def test_a_leader_election_wait_lost_returns_a_reason(
-    etcd: EmbeddedEtcd, prefix: bytes, clients, action: str
+    etcd: EmbeddedEtcd, prefix: bytes, clients: ClientFactory, action: str
 ) -> None:
     client = clients(etcd.endpoints)
     async with LeaderElection(client, prefix + b"e", b"me", ttl=TTL) as election:
@@ -76,7 +78,7 @@ async def test_a_leader_election_wait_lost_returns_a_reason(
 
 
 async def test_a_waiting_candidate_whose_key_was_deleted_does_not_falsely_win(
-    etcd: EmbeddedEtcd, prefix: bytes, clients
+    etcd: EmbeddedEtcd, prefix: bytes, clients: ClientFactory
 ) -> None:
     """etcd's Campaign waits only for the keys ahead; a waiter's own key vanishing goes unseen
     until it would be elected: then the client sees its key is gone and reports loss."""

@@ -14,7 +14,7 @@ from election_tui.etcd import CampaignTimeout, EtcdClient, EtcdTimeout, Unavaila
 from election_tui.live import LiveSession
 from election_tui.sim import State
 
-from ._support import BeliefSampler, assert_model_converges, wait_connection
+from ._support import BeliefSampler, ClientFactory, assert_model_converges, wait_connection
 
 pytestmark = pytest.mark.fault
 
@@ -24,7 +24,7 @@ CALL_TIMEOUT = 1.0  # the dashboard client's per-call deadline
 
 
 async def test_a_paused_etcd_times_out_calls_then_everything_converges(
-    own_etcd: EmbeddedEtcd, prefix: bytes, clients
+    own_etcd: EmbeddedEtcd, prefix: bytes, clients: ClientFactory
 ) -> None:
     member = own_etcd.members[0]
     client = clients(own_etcd.endpoints, timeout=CALL_TIMEOUT)

@@ -14,7 +14,14 @@ from election_tui.sim import State
 from election_tui.ui.app import ElectionApp
 from election_tui.ui.status import StatusLine
 
-from ._support import AppliedLog, ConnectionRecorder, assert_model_converges, history, wait_connection
+from ._support import (
+    AppliedLog,
+    ClientFactory,
+    ConnectionRecorder,
+    assert_model_converges,
+    history,
+    wait_connection,
+)
 
 pytestmark = pytest.mark.fault
 
@@ -27,7 +34,7 @@ def _status(app: ElectionApp) -> str:
 
 
 async def test_kill_9_and_restart_the_app_reconnects_and_misses_nothing(
-    own_etcd: EmbeddedEtcd, prefix: bytes, applied_log: AppliedLog, clients
+    own_etcd: EmbeddedEtcd, prefix: bytes, applied_log: AppliedLog, clients: ClientFactory
 ) -> None:
     member = own_etcd.members[0]
     direct = clients(own_etcd.endpoints)
@@ -66,7 +73,7 @@ async def test_kill_9_and_restart_the_app_reconnects_and_misses_nothing(
         assert {c.id: c.state for c in dash.fleet} == states
         for cand in dash.fleet:
             assert (await direct.lease_time_to_live(cand.lease_id)).ttl > 0, cand
-            assert await direct.get(cand.key) is not None, cand
+            assert cand.key is not None and await direct.get(cand.key) is not None, cand
 
         # The waiting campaigns survived too: hand leadership down the queue.
         await dash.resign(queue[0])

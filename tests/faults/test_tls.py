@@ -16,7 +16,7 @@ from election_tui.live import LiveSession
 from election_tui.sim import Fleet, State
 from election_tui.testing import TlsFiles, make_test_ca, make_unrelated_ca
 
-from ._support import CliRun, assert_model_converges, run_cli
+from ._support import ClientFactory, CliRun, assert_model_converges, run_cli
 
 pytestmark = pytest.mark.fault
 
@@ -38,7 +38,7 @@ def tls_etcd(ca: TlsFiles) -> Iterator[EmbeddedEtcd]:
 
 
 async def test_a_client_verifying_the_server_runs_candidates_and_a_dashboard(
-    tls_etcd: EmbeddedEtcd, ca: TlsFiles, prefix: bytes, clients
+    tls_etcd: EmbeddedEtcd, ca: TlsFiles, prefix: bytes, clients: ClientFactory
 ) -> None:
     client = clients(tls_etcd.endpoints, ca_cert=ca.ca)
     assert client.endpoint.tls
@@ -62,7 +62,7 @@ async def test_a_client_verifying_the_server_runs_candidates_and_a_dashboard(
 
 
 async def test_a_client_trusting_another_ca_is_refused_with_a_tls_hint(
-    tls_etcd: EmbeddedEtcd, wrong_ca: Path, prefix: bytes, clients
+    tls_etcd: EmbeddedEtcd, wrong_ca: Path, prefix: bytes, clients: ClientFactory
 ) -> None:
     client = clients(tls_etcd.endpoints, ca_cert=wrong_ca, timeout=1.0)
     started = time.monotonic()

@@ -1,0 +1,1 @@
+"""The Textual view (the dashboard app in `app`); a package so the import contracts can name it."""
