@@ -294,8 +294,26 @@ async def test_launch_shows_the_election_its_leader_and_the_queue(
 
 @pytest.mark.parametrize(
     ("field", "typed"),
-    [("name", "   "), ("ttl", "0"), ("ttl", "abc")],
-    ids=["blank-name", "ttl-zero", "ttl-not-a-number"],
+    [
+        ("name", "   "),
+        ("ttl", "0"),
+        ("ttl", "abc"),
+        ("ttl", "²"),
+        ("count", "٣"),
+        ("ttl", "-5"),
+        ("count", "99999999999999999999"),
+        ("value", ""),
+    ],
+    ids=[
+        "blank-name",
+        "ttl-zero",
+        "ttl-not-a-number",
+        "ttl-superscript-digit",
+        "count-arabic-digit",
+        "ttl-negative",
+        "count-overflow",
+        "empty-value",
+    ],
 )
 async def test_launch_modal_refuses_bad_input_inline(
     etcd: EmbeddedEtcd, prefix: bytes, field: str, typed: str
@@ -344,6 +362,11 @@ async def test_proclaim_changes_the_leader_value(etcd: EmbeddedEtcd, prefix: byt
         await until(pilot, lambda: "proclaimed" in timeline_text(app), what="a proclaimed entry")
         assert leader_of(app, name) is leader  # same leader, same term
         assert cell(app, name, "terms") == "1"
+        await until(
+            pilot,
+            lambda: app.fleet_table.get_cell(str(leader.id), "value").plain == "announced",
+            what="our candidates showing the proclaimed value",
+        )
 
 
 @pytest.mark.parametrize("via", VIA)

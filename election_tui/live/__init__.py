@@ -2,6 +2,21 @@
 
 from .cluster import ClusterInfo, ConnectionState, MemberInfo
 from .feed import Feed, Frame
+from .forms import LAUNCH_CHECKS, Check, LaunchRequest, launch_problems, parse_launch, value_problem
 from .session import DEMO_ELECTIONS, LiveSession
 
-__all__ = ["DEMO_ELECTIONS", "ClusterInfo", "ConnectionState", "Feed", "Frame", "LiveSession", "MemberInfo"]
+__all__ = [
+    "DEMO_ELECTIONS",
+    "LAUNCH_CHECKS",
+    "Check",
+    "ClusterInfo",
+    "ConnectionState",
+    "Feed",
+    "Frame",
+    "LaunchRequest",
+    "LiveSession",
+    "MemberInfo",
+    "launch_problems",
+    "parse_launch",
+    "value_problem",
+]

@@ -20,12 +20,14 @@ from ..etcd import (
     BytesLike,
     EtcdClient,
     EtcdError,
+    InvalidArgument,
     TransientError,
     WatchCompacted,
     WatchDisconnected,
     WatchEvents,
     WatchProgress,
     WatchResumed,
+    to_bytes,
 )
 from ..model import ElectionState, LeaseClock, TimelineEntry
 from ..sim import Candidate, Fleet
@@ -223,6 +225,9 @@ class LiveSession:
     # -- actions (they go to etcd; their effects come back through the watch) ----------------
 
     def launch(self, name: BytesLike, value: BytesLike, ttl: int, count: int = 1) -> list[Candidate]:
+        """Start `count` candidates (values numbered when several); an empty value is refused."""
+        if not to_bytes(value):
+            raise InvalidArgument("a value is needed: it is what the leader proclaims")
         if count == 1:
             return [self.fleet.launch(name, value, ttl)]
         return self.fleet.launch_many(name, value, count, ttl)

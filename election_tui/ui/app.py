@@ -21,7 +21,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, Static
 
 from ..etcd import ClientConfig, EtcdClient, EtcdError
-from ..live import Feed, LiveSession
+from ..live import Feed, LaunchRequest, LiveSession
 from ..model import display
 from ..sim import Candidate, CandidateError
 from .actions import ACTIONS, BY_NAME, bindings, candidate_keys_hint
@@ -29,7 +29,7 @@ from .elections import ElectionsTable
 from .fleet_panel import FleetTable
 from .help import HelpScreen
 from .linetable import LineTable
-from .modals import DrillScreen, FilterScreen, LaunchRequest, LaunchScreen, ProclaimScreen, ReportScreen
+from .modals import DrillScreen, FilterScreen, LaunchScreen, ProclaimScreen, ReportScreen
 from .queue import QueueTable
 from .selection import Target, refusal
 from .status import StatusLine
@@ -172,8 +172,8 @@ class ElectionApp(App[int]):
                 self._show_queue()
             if changes.timeline:
                 self.query_one(Timeline).add(changes.timeline)
-            if changes.fleet:
-                self.fleet_table.sync(self.live.fleet)
+            if changes.fleet or (changes.elections and self._ours_in(changes.elections)):
+                self.fleet_table.sync(self.live.fleet, state)
             self._show_status()
             self.query_one("#empty-hint").display = self.elections.row_count == 0 and not len(self.live.fleet)
 
@@ -190,10 +190,15 @@ class ElectionApp(App[int]):
     def _show_queue(self) -> None:
         live = self.session
         view = live.state.election(self.selected) if self.selected is not None else None
-        ours = {c.key: c for c in live.fleet if c.key is not None and not c.state.terminal}
+        # Ours whatever their state: a lost candidate whose key etcd still holds is still ours.
+        ours = {c.key: c for c in live.fleet if c.key is not None}
         self.queue.show(view, ours)
         panel = self.query_one("#queue-panel")
         panel.border_title = f"Queue · {display(self.selected, 40)}" if self.selected else "Queue"
+
+    def _ours_in(self, elections: set[bytes]) -> bool:
+        """Whether one of our candidates campaigns in one of `elections` (its row may show a new value)."""
+        return any(c.name in elections for c in self.session.fleet)
 
     def _show_status(self) -> None:
         live = self.session
@@ -285,7 +290,7 @@ class ElectionApp(App[int]):
             except (EtcdError, CandidateError) as err:
                 self.notify(str(err), title="Launch failed", severity="error")
                 return
-            self.fleet_table.sync(self.session.fleet)
+            self.fleet_table.sync(self.session.fleet, self.session.state)
             self.fleet_table.select(cands[-1])
             self.notify(f"launched {len(cands)} candidate(s) on {request.name}", timeout=3)
 

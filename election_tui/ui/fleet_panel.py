@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
+from ..model import ElectionState
 from ..sim import Candidate, Fleet
 from .render import TTL_WIDTH, literal, state_text, ttl_bar
 
@@ -38,27 +39,30 @@ class FleetTable(DataTable[Text | str]):
         if key in self._cands:
             self.move_cursor(row=self.get_row_index(key))
 
-    def sync(self, fleet: Fleet) -> None:
+    def sync(self, fleet: Fleet, state: ElectionState) -> None:
+        """Redraw changed rows; a value is what etcd holds for the candidate's key, when it has one."""
         present = {str(c.id): c for c in fleet}
         for key in [k for k in self._cands if k not in present]:
             self.remove_row(key)
             del self._cands[key], self._rows[key]
         for key, cand in present.items():
-            state = cand.state.value + (" ⏸" if cand.paused and not cand.state.terminal else "")
-            data = (cand.name, cand.value, state)
+            held = state.candidate(cand.key) if cand.key is not None else None
+            value = held.value if held is not None else cand.value
+            shown = cand.state.value + (" ⏸" if cand.paused and not cand.state.terminal else "")
+            data = (cand.name, value, shown)
             if key not in self._cands:
                 self.add_row(
                     Text(key),
                     literal(cand.name, 20),
-                    literal(cand.value, 16),
-                    state_text(state),
+                    literal(value, 16),
+                    state_text(shown),
                     Text(""),
                     key=key,
                 )
                 self._cands[key] = cand
             elif self._rows[key] != data:
-                self.update_cell(key, "value", literal(cand.value, 16))
-                self.update_cell(key, "state", state_text(state))
+                self.update_cell(key, "value", literal(value, 16))
+                self.update_cell(key, "state", state_text(shown))
             self._rows[key] = data
 
     def tick(self) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TypeVar
 
 from rich.text import Text
@@ -11,30 +10,22 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.validation import Function, ValidationResult, Validator
+from textual.validation import ValidationResult, Validator
 from textual.widgets import Button, Input, Label, Static
 
-MAX_VALUE_BYTES = 1536 * 1024  # etcd's default --max-request-bytes
-MAX_COUNT = 100
+from ..live import LAUNCH_CHECKS, Check, LaunchRequest, parse_launch, value_problem
 
 
-@dataclass(frozen=True, slots=True)
-class LaunchRequest:
-    name: str
-    value: str
-    ttl: int
-    count: int
+class _Rule(Validator):
+    """A form rule from live.forms as a Textual validator: its words become the inline error."""
 
+    def __init__(self, check: Check) -> None:
+        super().__init__()
+        self._check = check
 
-def _int_between(low: int, high: int) -> Validator:
-    def ok(text: str) -> bool:
-        return text.strip().isdigit() and low <= int(text) <= high
-
-    return Function(ok, f"a whole number from {low} to {high}")
-
-
-NAME_OK = Function(lambda t: bool(t.strip()), "an election name is needed (not blank)")
-VALUE_OK = Function(lambda t: len(t.encode()) <= MAX_VALUE_BYTES, "over etcd's 1.5 MiB request limit")
+    def validate(self, value: str) -> ValidationResult:
+        problem = self._check(value)
+        return self.success() if problem is None else self.failure(problem)
 
 
 R = TypeVar("R")
@@ -117,16 +108,16 @@ class LaunchScreen(_Form[LaunchRequest]):
 
     def fields(self) -> ComposeResult:
         name, value, ttl = self._defaults
-        yield from _field("Election", "name", name, [NAME_OK], "e.g. demo/payments")
-        yield from _field("Value", "value", value, [VALUE_OK])
-        yield from _field("TTL (s)", "ttl", str(ttl), [_int_between(1, 86_400)])
-        yield from _field("How many", "count", "1", [_int_between(1, MAX_COUNT)])
+        rules: dict[str, list[Validator]] = {field: [_Rule(check)] for field, check in LAUNCH_CHECKS.items()}
+        yield from _field("Election", "name", name, rules["name"], "e.g. demo/payments")
+        yield from _field("Value", "value", value, rules["value"])
+        yield from _field("TTL (s)", "ttl", str(ttl), rules["ttl"])
+        yield from _field("How many", "count", "1", rules["count"])
 
     def result(self) -> LaunchRequest:
-        def text(id: str) -> str:
-            return self.query_one(f"#{id}", Input).value
-
-        return LaunchRequest(text("name").strip(), text("value"), int(text("ttl")), int(text("count")))
+        parsed = parse_launch({field: self.query_one(f"#{field}", Input).value for field in LAUNCH_CHECKS})
+        assert isinstance(parsed, LaunchRequest), parsed  # submit is only enabled when valid
+        return parsed
 
 
 class ProclaimScreen(_Form[str]):
@@ -137,7 +128,7 @@ class ProclaimScreen(_Form[str]):
         self._current = current
 
     def fields(self) -> ComposeResult:
-        yield from _field("Value", "value", self._current, [VALUE_OK])
+        yield from _field("Value", "value", self._current, [_Rule(value_problem)])
 
     def result(self) -> str:
         return self.query_one("#value", Input).value
@@ -167,7 +158,10 @@ class DrillScreen(_Form[str]):
     def fields(self) -> ComposeResult:
         yield Label(Text("Shipped: " + ", ".join(self._shipped), style="dim"))
         yield from _field(
-            "Scenario name or .toml file", "scenario", self._shipped[0] if self._shipped else "", [NAME_OK]
+            "Scenario name or .toml file",
+            "scenario",
+            self._shipped[0] if self._shipped else "",
+            [_Rule(lambda t: None if t.strip() else "a scenario name or file is needed")],
         )
 
     def result(self) -> str:
