@@ -364,7 +364,7 @@ async def test_proclaim_changes_the_leader_value(etcd: EmbeddedEtcd, prefix: byt
         assert cell(app, name, "terms") == "1"
         await until(
             pilot,
-            lambda: app.fleet_table.get_cell(str(leader.id), "value").plain == "announced",
+            lambda: str(app.fleet_table.get_cell(str(leader.id), "value")) == "announced",
             what="our candidates showing the proclaimed value",
         )
 
