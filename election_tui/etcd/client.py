@@ -239,17 +239,13 @@ class EtcdClient:
         return TxnResult.from_pb(await self._conn.unary("kv.Txn", request))
 
     async def compact(self, revision: int, *, physical: bool = False) -> None:
-        await self._conn.unary(
-            "kv.Compact", rpc_pb2.CompactionRequest(revision=revision, physical=physical)
-        )
+        await self._conn.unary("kv.Compact", rpc_pb2.CompactionRequest(revision=revision, physical=physical))
 
     # -- leases -----------------------------------------------------------------------------
 
     async def lease_grant(self, ttl: int) -> Lease:
         """Grant a lease; etcd rounds TTLs below its minimum (2 s on 3.5) up."""
-        resp = await self._conn.unary(
-            "lease.LeaseGrant", rpc_pb2.LeaseGrantRequest(TTL=validate_ttl(ttl))
-        )
+        resp = await self._conn.unary("lease.LeaseGrant", rpc_pb2.LeaseGrantRequest(TTL=validate_ttl(ttl)))
         if resp.error:
             raise EtcdError(resp.error)
         return Lease(int(resp.ID), int(resp.TTL))
@@ -263,7 +259,9 @@ class EtcdClient:
 
     async def lease_time_to_live(self, lease_id: int, *, keys: bool = False) -> LeaseInfo:
         """Remaining TTL as the server sees it; `ttl == -1` means expired or never granted."""
-        resp = await self._conn.unary("lease.LeaseTimeToLive", rpc_pb2.LeaseTimeToLiveRequest(ID=lease_id, keys=keys))
+        resp = await self._conn.unary(
+            "lease.LeaseTimeToLive", rpc_pb2.LeaseTimeToLiveRequest(ID=lease_id, keys=keys)
+        )
         return LeaseInfo(int(resp.ID), int(resp.TTL), int(resp.grantedTTL), tuple(resp.keys))
 
     async def leases(self) -> list[int]:
@@ -358,12 +356,15 @@ class EtcdClient:
     async def proclaim(self, leader: LeaderKey, value: BytesLike) -> None:
         """Publish a new value as leader; NotLeaderError if leadership is gone."""
         await self._conn.unary(
-            "election.Proclaim", v3election_pb2.ProclaimRequest(leader=_leader_pb(leader), value=to_bytes(value))
+            "election.Proclaim",
+            v3election_pb2.ProclaimRequest(leader=_leader_pb(leader), value=to_bytes(value)),
         )
 
     async def leader(self, name: BytesLike) -> KeyValue:
         """The current leader's key and value; NoLeaderError when nobody leads."""
-        resp = await self._conn.unary("election.Leader", v3election_pb2.LeaderRequest(name=election_name(name)))
+        resp = await self._conn.unary(
+            "election.Leader", v3election_pb2.LeaderRequest(name=election_name(name))
+        )
         return KeyValue.from_pb(resp.kv)
 
     async def resign(self, leader: LeaderKey) -> None:
