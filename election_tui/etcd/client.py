@@ -19,14 +19,15 @@ from .errors import (
     EtcdError,
     EtcdTimeout,
     InvalidArgument,
+    InvalidToken,
     LeaseNotFound,
     NotLeaderError,
+    Unavailable,
     from_rpc_error,
-    is_invalid_token,
 )
 from .keepalive import KeepAlive, KeepAliveManager
 from .keys import BytesLike, election_name, prefix_range_end, to_bytes, validate_ttl
-from .retry import Backoff
+from .retry import Backoff, reopens_stream
 from .types import KeyValue, LeaderKey, Lease, LeaseInfo, Member, PutResult, RangeResult, Status, TxnResult
 from .watch import Watch
 
@@ -397,14 +398,14 @@ class EtcdClient:
                         last = (kv.key, kv.mod_revision)
                         yield kv
             except grpc.aio.AioRpcError as err:
-                if is_invalid_token(err):
+                mapped = from_rpc_error(err)
+                if isinstance(mapped, InvalidToken):
                     await self._conn.renew_token(metadata)
                     continue
-                mapped = from_rpc_error(err)
-                if err.code() is grpc.StatusCode.UNAVAILABLE:
-                    self._conn.failover(generation)
-                elif err.code() not in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.CANCELLED):
+                if not reopens_stream(mapped):
                     raise mapped from err
+                if isinstance(mapped, Unavailable):
+                    self._conn.failover(generation)
             finally:
                 if call is not None:
                     call.cancel()
