@@ -9,7 +9,7 @@ import grpc
 
 from ._pb import rpc_pb2
 from .connection import Connection
-from .errors import InvalidToken, Unavailable, from_cancel_reason, from_rpc_error
+from .errors import InvalidToken, PermissionDenied, Unavailable, from_cancel_reason, from_rpc_error
 from .retry import Backoff, reopens_stream
 from .types import (
     Event,
@@ -78,6 +78,7 @@ class Watch(AsyncIterator[WatchItem]):
     async def _run(self) -> AsyncGenerator[WatchItem, None]:
         backoff = Backoff(cap=2.0)
         broken: str | None = None
+        renewed = False  # a refusal was answered with a fresh token since the last created watch
         while True:
             generation = self._conn.generation
             call = None
@@ -94,11 +95,19 @@ class Watch(AsyncIterator[WatchItem]):
                             yield WatchCompacted(resp.compact_revision)
                             return
                         refused = from_cancel_reason(resp.cancel_reason)
-                        if not isinstance(refused, InvalidToken):
+                        # A stale token is refused in-band, as "invalid auth token" by etcd 3.6
+                        # and as "permission denied" by 3.5 (which cannot tell the two apart):
+                        # try one fresh token before believing the refusal.
+                        if (
+                            renewed
+                            or metadata is None
+                            or not isinstance(refused, InvalidToken | PermissionDenied)
+                        ):
                             raise refused
-                        stale_token = True  # etcd 3.6 refuses a stale token in-band
+                        stale_token = renewed = True
                         break
                     if resp.created:
+                        renewed = False
                         if not self.next_revision:
                             # Watching "from now": the server starts after the ack's revision.
                             self.next_revision = resp.header.revision + 1
