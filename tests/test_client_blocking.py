@@ -10,7 +10,14 @@ from typing import TypeVar
 import pytest
 from helpers import wait_until
 
-from election_tui.etcd import BlockingEtcdClient, LeaseNotFound, NoLeaderError, WatchEvents
+from election_tui.etcd import (
+    BlockingEtcdClient,
+    Event,
+    LeaseNotFound,
+    NoLeaderError,
+    WatchEvents,
+    parse_endpoint,
+)
 
 T = TypeVar("T")
 BOUND = 5.0
@@ -92,7 +99,7 @@ def test_observe_yields_leader_changes(client: BlockingEtcdClient, prefix: bytes
         client.proclaim(leader, b"v2")
         second = bounded_next(observed)
     finally:
-        observed.close()  # type: ignore[attr-defined]
+        observed.close()
 
     assert [(kv.key, kv.value) for kv in (first, second)] == [(leader.key, b"v1"), (leader.key, b"v2")]
     client.lease_revoke(lease.id)
@@ -107,10 +114,68 @@ def test_watch_prefix_replays_and_follows(client: BlockingEtcdClient, prefix: by
         later = client.put(prefix + b"b", b"2").revision
         followed = bounded_next(watch)
     finally:
-        watch.close()  # type: ignore[attr-defined]
+        watch.close()
 
     assert isinstance(replayed, WatchEvents) and isinstance(followed, WatchEvents)
     assert [e.revision for e in (*replayed.events, *followed.events)] == [rev, later]
+
+
+def test_get_prefix_keys_only_sorted_by_create(client: BlockingEtcdClient, prefix: bytes) -> None:
+    client.put(prefix + b"b", b"first")
+    client.put(prefix + b"a", b"second")
+
+    result = client.get_prefix(prefix, keys_only=True, sort_by_create=True, timeout=BOUND)
+
+    assert [kv.key for kv in result.kvs] == [prefix + b"b", prefix + b"a"]
+    assert [kv.value for kv in result.kvs] == [b"", b""]
+
+
+def test_put_with_prev_kv_returns_the_key_before_the_write(client: BlockingEtcdClient, prefix: bytes) -> None:
+    first = client.put(prefix + b"k", b"old", prev_kv=True)
+    second = client.put(prefix + b"k", b"new", prev_kv=True)
+
+    assert first.prev_kv is None
+    assert second.prev_kv is not None
+    assert (second.prev_kv.value, second.prev_kv.mod_revision) == (b"old", first.revision)
+
+
+def test_watch_key_follows_one_key_with_its_previous_value(client: BlockingEtcdClient, prefix: bytes) -> None:
+    key = prefix + b"k"
+    rev = client.put(key, b"1").revision
+    client.put(key + b"2", b"a key that a prefix watch of k would see")
+    later = client.put(key, b"2").revision
+
+    events: list[Event] = []
+    watch = client.watch_key(key, start_revision=rev, prev_kv=True)
+    try:
+        while len(events) < 2:
+            item = bounded_next(watch)
+            if isinstance(item, WatchEvents):
+                events.extend(item.events)
+    finally:
+        watch.close()
+
+    assert [(e.kv.key, e.revision) for e in events] == [(key, rev), (key, later)]
+    assert events[1].prev_kv is not None and events[1].prev_kv.value == b"1"
+
+
+def test_the_clients_settings_and_connection_state(client: BlockingEtcdClient, endpoints: list[str]) -> None:
+    assert client.config.endpoints == tuple(endpoints)
+    assert client.timeout == 5.0
+    assert [e.target for e in client.endpoints] == [parse_endpoint(e).target for e in endpoints]
+    assert client.endpoint == client.endpoints[0]
+    assert client.keepalive_connected is False  # no lease kept alive yet: no stream
+
+    keep = client.keep_alive(client.lease_grant(2))  # renewed, and so connected, within 2/3 s
+    wait_until(lambda: client.keepalive_connected, timeout=BOUND, what="the keep-alive stream up")
+    client.lease_revoke(keep.lease_id)
+
+
+def test_status_of_one_endpoint_by_index(client: BlockingEtcdClient) -> None:
+    status = client.status(0, timeout=BOUND)
+
+    assert status.version.startswith("3.")
+    assert status.leader == status.member_id  # a single member leads itself
 
 
 def test_status_and_member_list(client: BlockingEtcdClient) -> None:

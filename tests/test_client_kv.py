@@ -7,9 +7,12 @@ import pytest
 from election_tui.etcd import (
     Compacted,
     Compare,
+    DeleteResult,
     EtcdClient,
     InvalidArgument,
     Op,
+    PutResult,
+    RangeResult,
     RequestTooLarge,
     prefix_range_end,
 )
@@ -38,6 +41,28 @@ async def test_overwriting_keeps_create_revision_and_bumps_version(client: EtcdC
     assert kv is not None
     assert kv.value == b"v2"
     assert (kv.create_revision, kv.mod_revision, kv.version) == (first, second, 2)
+
+
+async def test_put_with_prev_kv_returns_the_key_as_it_was_before(client: EtcdClient, prefix: bytes) -> None:
+    created = await client.put(prefix + b"k", b"old", prev_kv=True)
+    overwritten = await client.put(prefix + b"k", b"new", prev_kv=True)
+
+    assert created.prev_kv is None  # the key was new
+    before = overwritten.prev_kv
+    assert before is not None
+    assert (before.key, before.value, before.mod_revision, before.version) == (
+        prefix + b"k",
+        b"old",
+        created.revision,
+        1,
+    )
+    assert overwritten.revision > created.revision
+
+
+async def test_put_leaves_the_previous_value_out_unless_asked(client: EtcdClient, prefix: bytes) -> None:
+    await client.put(prefix + b"k", b"old")
+
+    assert (await client.put(prefix + b"k", b"new")).prev_kv is None
 
 
 async def test_get_of_a_missing_key_is_none(client: EtcdClient, prefix: bytes) -> None:
@@ -190,6 +215,62 @@ async def test_txn_runs_failure_ops_when_a_compare_fails(client: EtcdClient, pre
     assert not result.succeeded
     assert await client.get(prefix + b"k") is not None
     assert await client.get(prefix + b"failed") is not None
+
+
+async def test_txn_success_branch_returns_one_response_per_op(client: EtcdClient, prefix: bytes) -> None:
+    await client.put(prefix + b"dir/a", b"1")
+    await client.put(prefix + b"dir/b", b"2")
+    await client.put(prefix + b"gone/x", b"3")
+
+    result = await client.txn(
+        [Compare("version", prefix + b"dir/a", "==", 1)],
+        [
+            Op.get(prefix + b"dir/a"),
+            Op.get(prefix + b"dir/", prefix=True),
+            Op.get(prefix + b"missing"),
+            Op.put(prefix + b"new", b"4"),
+            Op.delete(prefix + b"gone/", prefix=True),
+        ],
+        [Op.put(prefix + b"failure", b"never")],
+    )
+
+    assert result.succeeded
+    one, many, missing, put, deleted = result.responses
+    assert isinstance(one, RangeResult) and isinstance(many, RangeResult) and isinstance(missing, RangeResult)
+    assert [(kv.key, kv.value) for kv in one.kvs] == [(prefix + b"dir/a", b"1")]
+    assert [(kv.key, kv.value) for kv in many.kvs] == [(prefix + b"dir/a", b"1"), (prefix + b"dir/b", b"2")]
+    assert (missing.kvs, missing.count) == ((), 0)
+    assert put == PutResult(result.revision, None)
+    assert deleted == DeleteResult(1, result.revision)
+    assert await client.get(prefix + b"failure") is None
+
+
+async def test_txn_failure_branch_returns_the_responses_of_its_own_ops(
+    client: EtcdClient, prefix: bytes
+) -> None:
+    await client.put(prefix + b"k", b"actual")
+
+    result = await client.txn(
+        [Compare("value", prefix + b"k", "==", b"expected")],
+        [Op.put(prefix + b"success", b"never"), Op.get(prefix + b"k")],
+        [Op.get(prefix + b"k"), Op.delete(prefix + b"nothing-here"), Op.put(prefix + b"failed", b"yes")],
+    )
+
+    assert not result.succeeded
+    got, deleted, put = result.responses
+    assert isinstance(got, RangeResult)
+    assert [kv.value for kv in got.kvs] == [b"actual"]
+    assert deleted == DeleteResult(0, result.revision)
+    assert put == PutResult(result.revision, None)
+    written = await client.get(prefix + b"failed")
+    assert written is not None and written.mod_revision == result.revision
+
+
+async def test_a_txn_without_ops_returns_no_responses(client: EtcdClient, prefix: bytes) -> None:
+    result = await client.txn([Compare("version", prefix + b"k", "==", 0)], [])
+
+    assert result.succeeded
+    assert result.responses == ()
 
 
 async def test_txn_version_zero_means_create_only_if_absent(client: EtcdClient, prefix: bytes) -> None:

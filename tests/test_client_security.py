@@ -17,9 +17,14 @@ from election_tui.etcd import (
     InvalidArgument,
     PermissionDenied,
     Unavailable,
+    Watch,
+    WatchDisconnected,
+    WatchEvents,
+    WatchItem,
+    WatchResumed,
 )
 from election_tui.etcd._pb import rpc_pb2, rpc_pb2_grpc
-from election_tui.testing import TlsFiles, make_test_ca, make_unrelated_ca
+from election_tui.testing import TcpProxy, TlsFiles, make_test_ca, make_unrelated_ca
 
 pytestmark = pytest.mark.fault
 
@@ -259,3 +264,44 @@ async def test_a_campaign_blocked_past_the_token_ttl_still_wins(
 
         assert won.lease == waiting_lease
         assert (await leader_client.leader(name)).value == b"waiting"
+
+
+async def _items_until(watch: Watch, revision: int) -> list[WatchItem]:
+    """Watch items up to the event at `revision`, within BOUND."""
+    items: list[WatchItem] = []
+    async with asyncio.timeout(BOUND):
+        async for item in watch:
+            items.append(item)
+            if isinstance(item, WatchEvents) and item.events[-1].revision >= revision:
+                return items
+    raise AssertionError(f"the watch ended before revision {revision}: {items!r}")
+
+
+async def test_a_watch_reopened_after_its_token_expired_renews_it_and_resumes(
+    short_token_etcd: EmbeddedEtcd, prefix: bytes
+) -> None:
+    """etcd 3.5 refuses a watch opened with an expired token as "permission denied" (3.6 says
+    "invalid auth token"): the watch renews its token once and resumes, instead of failing."""
+    member = short_token_etcd.members[0]
+    async with (
+        TcpProxy(member.address) as proxy,
+        EtcdClient([proxy.address], user=ROOT, password=ROOT_PW) as client,
+        EtcdClient(short_token_etcd.endpoints, user=ROOT, password=ROOT_PW) as writer,
+        _raw_token(short_token_etcd) as (probe, kv),
+    ):
+        first = await writer.put(prefix + b"a", b"1")
+        async with client.watch_prefix(prefix, start_revision=first.revision) as watch:
+            await _items_until(watch, first.revision)
+            await asyncio.sleep(TOKEN_TTL + 1.5)  # the scenario: the watch's token idles out
+            with pytest.raises(grpc.aio.AioRpcError, match="invalid auth token"):  # tokens did expire
+                await kv.Range(rpc_pb2.RangeRequest(key=b"k"), metadata=(("token", probe),), timeout=BOUND)
+
+            await proxy.reset()  # the stream breaks; the watch re-opens it with its old token
+            await proxy.pass_through()
+            second = await writer.put(prefix + b"b", b"2")
+            items = await _items_until(watch, second.revision)
+
+    kinds = [type(item) for item in items]
+    assert WatchDisconnected in kinds and WatchResumed in kinds
+    events = [e for item in items if isinstance(item, WatchEvents) for e in item.events]
+    assert [e.revision for e in events] == [second.revision]

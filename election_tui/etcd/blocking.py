@@ -1,20 +1,23 @@
 """A blocking facade over EtcdClient for plain scripts: same calls, no `await`.
 
 It runs the async client on a private event loop in a daemon thread, so it also works inside
-a notebook whose own loop is already running.
+a notebook whose own loop is already running. Every public method and property of EtcdClient
+is here with the same parameters, written out so each is typed and documented where it is read
+(tests/test_client_api.py fails when the two drift apart); only `aclose` is `close` here.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Generator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
 from .client import Compare, EtcdClient, Op, make_config
-from .config import ClientConfig
+from .config import ClientConfig, Endpoint
+from .connection import DEFAULT, _Default
 from .keepalive import KeepAlive
 from .keys import BytesLike
 from .types import (
@@ -62,7 +65,10 @@ class BlockingKeepAlive:
 
 
 class BlockingEtcdClient:
-    """`with BlockingEtcdClient(["127.0.0.1:2379"]) as client: client.campaign(...)`."""
+    """`with BlockingEtcdClient(["127.0.0.1:2379"]) as client: client.campaign(...)`.
+
+    `aio` is the EtcdClient underneath, living on this client's own loop thread.
+    """
 
     def __init__(
         self,
@@ -90,7 +96,8 @@ class BlockingEtcdClient:
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
-    def _iterate(self, items: AsyncIterator[T]) -> Iterator[T]:
+    def _iterate(self, items: AsyncIterator[T]) -> Generator[T, None, None]:
+        """Items of an async iterator, fetched one at a time on the loop; `close()` ends it there."""
         try:
             while True:
                 try:
@@ -103,6 +110,7 @@ class BlockingEtcdClient:
                 self._run(close())
 
     def close(self) -> None:
+        """Stop keep-alives and close channels (as `EtcdClient.aclose`), then the loop thread."""
         if self._loop.is_closed():
             return
         self._run(self.aio.aclose())
@@ -118,15 +126,56 @@ class BlockingEtcdClient:
     ) -> None:
         self.close()
 
-    # KV
+    # -- state (plain reads of the async client's fields: no hop onto the loop needed) ------
+
+    @property
+    def config(self) -> ClientConfig:
+        return self.aio.config
+
+    @property
+    def timeout(self) -> float:
+        return self.aio.timeout
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return self.aio.endpoint
+
+    @property
+    def endpoints(self) -> list[Endpoint]:
+        return self.aio.endpoints
+
+    @property
+    def keepalive_connected(self) -> bool:
+        return self.aio.keepalive_connected
+
+    # -- KV ---------------------------------------------------------------------------------
+
     def get(self, key: BytesLike, *, revision: int = 0) -> KeyValue | None:
         return self._run(self.aio.get(key, revision=revision))
 
-    def get_prefix(self, prefix: BytesLike, *, revision: int = 0, limit: int = 0) -> RangeResult:
-        return self._run(self.aio.get_prefix(prefix, revision=revision, limit=limit))
+    def get_prefix(
+        self,
+        prefix: BytesLike,
+        *,
+        revision: int = 0,
+        limit: int = 0,
+        keys_only: bool = False,
+        sort_by_create: bool = False,
+        timeout: float | _Default | None = DEFAULT,
+    ) -> RangeResult:
+        return self._run(
+            self.aio.get_prefix(
+                prefix,
+                revision=revision,
+                limit=limit,
+                keys_only=keys_only,
+                sort_by_create=sort_by_create,
+                timeout=timeout,
+            )
+        )
 
-    def put(self, key: BytesLike, value: BytesLike, *, lease: int = 0) -> PutResult:
-        return self._run(self.aio.put(key, value, lease=lease))
+    def put(self, key: BytesLike, value: BytesLike, *, lease: int = 0, prev_kv: bool = False) -> PutResult:
+        return self._run(self.aio.put(key, value, lease=lease, prev_kv=prev_kv))
 
     def delete(self, key: BytesLike, *, prefix: bool = False) -> int:
         return self._run(self.aio.delete(key, prefix=prefix))
@@ -137,7 +186,8 @@ class BlockingEtcdClient:
     def compact(self, revision: int, *, physical: bool = False) -> None:
         self._run(self.aio.compact(revision, physical=physical))
 
-    # leases
+    # -- leases -----------------------------------------------------------------------------
+
     def lease_grant(self, ttl: int) -> Lease:
         return self._run(self.aio.lease_grant(ttl))
 
@@ -153,18 +203,28 @@ class BlockingEtcdClient:
     def keep_alive(self, lease: Lease | int) -> BlockingKeepAlive:
         return BlockingKeepAlive(self._loop, self._run(self.aio.keep_alive(lease)))
 
-    # watch
-    def watch_prefix(self, prefix: BytesLike, start_revision: int | None = None) -> Iterator[WatchItem]:
-        return self._iterate(self.aio.watch_prefix(prefix, start_revision))
+    # -- watch (a generator: `close()` it, or leave the `for`, to end the watch) -------------
 
-    # cluster
-    def status(self) -> Status:
-        return self._run(self.aio.status())
+    def watch_prefix(
+        self, prefix: BytesLike, start_revision: int | None = None, *, prev_kv: bool = False
+    ) -> Generator[WatchItem, None, None]:
+        return self._iterate(self.aio.watch_prefix(prefix, start_revision, prev_kv=prev_kv))
+
+    def watch_key(
+        self, key: BytesLike, start_revision: int | None = None, *, prev_kv: bool = False
+    ) -> Generator[WatchItem, None, None]:
+        return self._iterate(self.aio.watch_key(key, start_revision, prev_kv=prev_kv))
+
+    # -- cluster ----------------------------------------------------------------------------
+
+    def status(self, endpoint_index: int | None = None, *, timeout: float | None = None) -> Status:
+        return self._run(self.aio.status(endpoint_index, timeout=timeout))
 
     def member_list(self) -> list[Member]:
         return self._run(self.aio.member_list())
 
-    # election
+    # -- election ---------------------------------------------------------------------------
+
     def campaign(
         self, name: BytesLike, lease_id: int, value: BytesLike, *, timeout: float | None = None
     ) -> LeaderKey:
@@ -179,5 +239,5 @@ class BlockingEtcdClient:
     def resign(self, leader: LeaderKey) -> None:
         self._run(self.aio.resign(leader))
 
-    def observe(self, name: BytesLike) -> Iterator[KeyValue]:
+    def observe(self, name: BytesLike) -> Generator[KeyValue, None, None]:
         return self._iterate(self.aio.observe(name))

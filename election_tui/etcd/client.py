@@ -19,14 +19,15 @@ from .errors import (
     EtcdError,
     EtcdTimeout,
     InvalidArgument,
+    InvalidToken,
     LeaseNotFound,
     NotLeaderError,
+    Unavailable,
     from_rpc_error,
-    is_invalid_token,
 )
 from .keepalive import KeepAlive, KeepAliveManager
 from .keys import BytesLike, election_name, prefix_range_end, to_bytes, validate_ttl
-from .retry import Backoff
+from .retry import Backoff, reopens_stream
 from .types import KeyValue, LeaderKey, Lease, LeaseInfo, Member, PutResult, RangeResult, Status, TxnResult
 from .watch import Watch
 
@@ -144,12 +145,11 @@ class EtcdClient:
         password: str | None = None,
         timeout: float = 5.0,
     ) -> None:
-        self.config = make_config(
+        self._config = make_config(
             endpoints, ca_cert=ca_cert, cert=cert, key=key, user=user, password=password, timeout=timeout
         )
-        self._conn = Connection(self.config)
+        self._conn = Connection(self._config)
         self._keepalive = KeepAliveManager(self._conn)
-        self.timeout = self.config.command_timeout
 
     async def __aenter__(self) -> EtcdClient:
         return self
@@ -165,16 +165,28 @@ class EtcdClient:
         await self._conn.close()
 
     @property
+    def config(self) -> ClientConfig:
+        """The settings this client was made with (frozen: make a new client to change them)."""
+        return self._config
+
+    @property
+    def timeout(self) -> float:
+        """The deadline of a call that is given none, in seconds (`--command-timeout`)."""
+        return self._config.command_timeout
+
+    @property
     def endpoint(self) -> Endpoint:
         """The endpoint that calls go to now (it moves on failover)."""
         return self._conn.endpoint
 
     @property
     def endpoints(self) -> list[Endpoint]:
+        """Every endpoint, in failover order."""
         return list(self._conn.endpoints)
 
     @property
     def keepalive_connected(self) -> bool:
+        """Whether the shared keep-alive stream is up (False before the first lease is kept alive)."""
         return self._keepalive.connected
 
     # -- KV ---------------------------------------------------------------------------------
@@ -397,14 +409,14 @@ class EtcdClient:
                         last = (kv.key, kv.mod_revision)
                         yield kv
             except grpc.aio.AioRpcError as err:
-                if is_invalid_token(err):
+                mapped = from_rpc_error(err)
+                if isinstance(mapped, InvalidToken):
                     await self._conn.renew_token(metadata)
                     continue
-                mapped = from_rpc_error(err)
-                if err.code() is grpc.StatusCode.UNAVAILABLE:
-                    self._conn.failover(generation)
-                elif err.code() not in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.CANCELLED):
+                if not reopens_stream(mapped):
                     raise mapped from err
+                if isinstance(mapped, Unavailable):
+                    self._conn.failover(generation)
             finally:
                 if call is not None:
                     call.cancel()

@@ -22,11 +22,13 @@
     │   └── Compacted
     └── ClientClosed
 
-Pure (no grpc import): `from_rpc_error` reads the status code's name and etcd's message text.
+Pure (no grpc import): `from_rpc_error` reads the status code's name and etcd's message text;
+`from_cancel_reason` reads a refused watch's reason through the same table.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Protocol
 
 
@@ -129,22 +131,26 @@ class RpcStatus(Protocol):
     def details(self) -> str | None: ...
 
 
-# etcd's own messages (api/v3rpc/rpctypes), looked for first and in this order: one status code
+# etcd's own messages (api/v3rpc/rpctypes/error.go, and the bare errors of its auth store and
+# election recipe that reach us as UNKNOWN), looked for first and in this order: one status code
 # carries several meanings (RESOURCE_EXHAUSTED is a full database, load shedding, or a message
-# over gRPC's size limit). Each entry: a fragment of the message, the class, and a replacement
-# text ("{}" stands for etcd's) when etcd's own says too little.
+# over gRPC's size limit). Each entry: a fragment of the lowercased message, the class, and a
+# replacement text ("{}" stands for etcd's) when etcd's own says too little.
 _BY_MESSAGE: tuple[tuple[str, type[EtcdError], str | None], ...] = (
     ("election: not leader", NotLeaderError, None),
-    ("election: no leader", NoLeaderError, None),
+    ("election: no leader", NoLeaderError, None),  # not raft's "etcdserver: no leader" (UNAVAILABLE)
     ("lease not found", LeaseNotFound, None),  # "etcdserver: requested lease not found"
     ("invalid auth token", InvalidToken, None),
-    ("auth token is expired", InvalidToken, None),
+    # The auth store changed since the token was issued: a new token fixes it (as Go's client
+    # does). etcd 3.5.1 sends the auth store's own text; later releases the rpctypes one.
+    ("revision of auth store is old", InvalidToken, None),
+    ("auth: revision in header is old", InvalidToken, None),
     ("user name is empty", AuthenticationFailed, "etcd has auth enabled and no user was given"),
     ("authentication failed", AuthenticationFailed, None),
     ("user name not found", AuthenticationFailed, None),
     ("permission denied", PermissionDenied, None),
     ("request is too large", RequestTooLarge, None),
-    ("message larger than max", RequestTooLarge, None),  # gRPC's own limit
+    ("message larger than max", RequestTooLarge, None),  # gRPC's own limit, either side
     ("database space exceeded", NoSpace, None),
     ("too many requests", TooManyRequests, None),
     ("has been compacted", Compacted, None),
@@ -164,21 +170,33 @@ _BY_CODE: dict[str, type[EtcdError]] = {
 }
 
 
-def _code_name(err: RpcStatus) -> str:
-    code = err.code()
-    return str(getattr(code, "name", code))
+def from_status(code: str, details: str | None) -> EtcdError:
+    """Map a status code's name (e.g. "UNAVAILABLE") and etcd's message onto our exception types."""
+    text = details or code
+    lowered = text.lower()
+    for fragment, cls, replacement in _BY_MESSAGE:
+        if fragment in lowered:
+            return cls(replacement.format(text) if replacement else text, code=code)
+    return _BY_CODE.get(code, EtcdError)(text, code=code)
 
 
 def from_rpc_error(err: RpcStatus) -> EtcdError:
-    """Map a gRPC status (its code and etcd's message text) onto our exception types."""
-    name = _code_name(err)
-    details = err.details() or name
-    lowered = details.lower()
-    for fragment, cls, text in _BY_MESSAGE:
-        if fragment in lowered:
-            return cls(text.format(details) if text else details, code=name)
-    return _BY_CODE.get(name, EtcdError)(details, code=name)
+    """Map a failed call (its code and etcd's message text) onto our exception types."""
+    code = err.code()
+    return from_status(str(getattr(code, "name", code)), err.details())
 
 
-def is_invalid_token(err: RpcStatus) -> bool:
-    return isinstance(from_rpc_error(err), InvalidToken)
+# Go's status text, "rpc error: code = PermissionDenied desc = etcdserver: permission denied",
+# is what etcd puts in a refused watch's cancel reason (others carry a bare message).
+_GO_STATUS = re.compile(r"rpc error: code = (\w+) desc = (.*)", re.DOTALL)
+_GO_CODE_SPELLING = {"Canceled": "CANCELLED"}  # the one name gRPC-Go spells differently
+
+
+def from_cancel_reason(reason: str) -> EtcdError:
+    """Map the reason etcd gives for cancelling a watch, through the same table as a status."""
+    found = _GO_STATUS.fullmatch(reason.strip())
+    if found is None:
+        return from_status("UNKNOWN", reason or "the server cancelled the watch")
+    go_code, details = found.groups()
+    code = _GO_CODE_SPELLING.get(go_code) or re.sub(r"(?<!^)(?=[A-Z])", "_", go_code).upper()
+    return from_status(code, details)

@@ -19,7 +19,7 @@ import grpc
 
 from ._pb import rpc_pb2
 from .connection import Connection
-from .errors import from_rpc_error, is_invalid_token
+from .errors import InvalidToken, Unavailable, from_rpc_error
 from .retry import Backoff
 
 if TYPE_CHECKING:
@@ -179,11 +179,14 @@ class KeepAliveManager:
                         await sender
                 return  # _receive returns only when there is nothing left to keep alive
             except grpc.aio.AioRpcError as err:
+                # Unlike a watch, this stream is never given up on whatever the error: there is
+                # no caller to raise to, and each lease is declared lost by its own deadline.
                 self.connected = False
-                self.last_error = from_rpc_error(err).detail
-                if is_invalid_token(err):
+                mapped = from_rpc_error(err)
+                self.last_error = mapped.detail
+                if isinstance(mapped, InvalidToken):
                     await self._conn.renew_token(metadata)
-                elif err.code() is grpc.StatusCode.UNAVAILABLE:
+                elif isinstance(mapped, Unavailable):
                     self._conn.failover(generation)
             finally:
                 call.cancel()

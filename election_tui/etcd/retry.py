@@ -1,8 +1,8 @@
 """Which calls may be sent again after a broken connection, and how long to wait in between.
 
-One table for the policy (as etcd's client/v3/retry.go has), one `Backoff` for every loop that
-reconnects: unary retries, the watch, observe, the keep-alive stream, the live session, and the
-embedded etcd's readiness probe.
+One table for the unary policy (as etcd's client/v3/retry.go has), one rule for re-opening a
+stream, and one `Backoff` for every loop that reconnects: unary retries, the watch, observe, the
+keep-alive stream, the live session, and the embedded etcd's readiness probe.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import asyncio
 import random
 import time
 from typing import Final
+
+from .errors import EtcdError, TransientError
 
 # Every unary RPC we make, by "<stub>.<method>", and whether it is safe to send again after
 # UNAVAILABLE (the request may or may not have reached the server). Retries stop at the call's
@@ -33,6 +35,18 @@ REPEATABLE: Final[dict[str, bool]] = {
     "election.Leader": True,
     "election.Resign": True,  # a second resign of a gone key is a no-op
 }
+
+# A stream (watch, observe) is re-opened, not failed, after anything transient for any call
+# (`TransientError`: etcd away, slow or shedding load) and after what only a long-lived stream
+# sees when its server goes away under it: CANCELLED (the channel was shut by a GOAWAY), UNKNOWN
+# ("Stream removed", an RST_STREAM) and INTERNAL (a torn HTTP/2 frame after a reset connection).
+# A refused token is renewed first, wherever it shows up; everything else is raised.
+STREAM_BROKEN: Final[frozenset[str]] = frozenset({"CANCELLED", "UNKNOWN", "INTERNAL"})
+
+
+def reopens_stream(error: EtcdError) -> bool:
+    """Whether a stream that failed with `error` (already mapped) should be opened again."""
+    return isinstance(error, TransientError) or error.code in STREAM_BROKEN
 
 
 class Backoff:

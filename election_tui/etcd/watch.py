@@ -9,8 +9,8 @@ import grpc
 
 from ._pb import rpc_pb2
 from .connection import Connection
-from .errors import EtcdError, PermissionDenied, Unavailable, from_rpc_error, is_invalid_token
-from .retry import Backoff
+from .errors import InvalidToken, PermissionDenied, Unavailable, from_cancel_reason, from_rpc_error
+from .retry import Backoff, reopens_stream
 from .types import (
     Event,
     WatchCompacted,
@@ -20,14 +20,6 @@ from .types import (
     WatchProgress,
     WatchResumed,
 )
-
-_RETRYABLE = {
-    grpc.StatusCode.UNAVAILABLE,
-    grpc.StatusCode.DEADLINE_EXCEEDED,
-    grpc.StatusCode.CANCELLED,
-    grpc.StatusCode.UNKNOWN,
-    grpc.StatusCode.INTERNAL,
-}
 
 
 class Watch(AsyncIterator[WatchItem]):
@@ -86,10 +78,12 @@ class Watch(AsyncIterator[WatchItem]):
     async def _run(self) -> AsyncGenerator[WatchItem, None]:
         backoff = Backoff(cap=2.0)
         broken: str | None = None
+        renewed = False  # a refusal was answered with a fresh token since the last created watch
         while True:
             generation = self._conn.generation
             call = None
             metadata = None
+            stale_token = False
             try:
                 metadata = await self._conn.metadata()
                 call = self._conn.stubs().watch.Watch(metadata=metadata)
@@ -100,8 +94,20 @@ class Watch(AsyncIterator[WatchItem]):
                         if resp.compact_revision:
                             yield WatchCompacted(resp.compact_revision)
                             return
-                        raise _cancel_error(resp.cancel_reason)
+                        refused = from_cancel_reason(resp.cancel_reason)
+                        # A stale token is refused in-band, as "invalid auth token" by etcd 3.6
+                        # and as "permission denied" by 3.5 (which cannot tell the two apart):
+                        # try one fresh token before believing the refusal.
+                        if (
+                            renewed
+                            or metadata is None
+                            or not isinstance(refused, InvalidToken | PermissionDenied)
+                        ):
+                            raise refused
+                        stale_token = renewed = True
+                        break
                     if resp.created:
+                        renewed = False
                         if not self.next_revision:
                             # Watching "from now": the server starts after the ack's revision.
                             self.next_revision = resp.header.revision + 1
@@ -121,16 +127,20 @@ class Watch(AsyncIterator[WatchItem]):
                     elif resp.header.revision >= self.next_revision:
                         self.next_revision = resp.header.revision + 1
                         yield WatchProgress(resp.header.revision)
-                reason = "the server ended the watch stream"
-            except grpc.aio.AioRpcError as err:
-                if is_invalid_token(err):
+                if stale_token:
                     await self._conn.renew_token(metadata)
                     continue
-                if err.code() not in _RETRYABLE:
-                    raise from_rpc_error(err) from err
-                if err.code() is grpc.StatusCode.UNAVAILABLE:
+                reason = "the server ended the watch stream"
+            except grpc.aio.AioRpcError as err:
+                mapped = from_rpc_error(err)
+                if isinstance(mapped, InvalidToken):
+                    await self._conn.renew_token(metadata)
+                    continue
+                if not reopens_stream(mapped):
+                    raise mapped from err
+                if isinstance(mapped, Unavailable):
                     self._conn.failover(generation)
-                reason = from_rpc_error(err).detail
+                reason = mapped.detail
             except Unavailable as err:  # e.g. authenticating while the server is away
                 reason = err.detail
             finally:
@@ -141,9 +151,3 @@ class Watch(AsyncIterator[WatchItem]):
                 broken = reason
                 yield WatchDisconnected(reason)
             await backoff.sleep()
-
-
-def _cancel_error(reason: str) -> EtcdError:
-    if "permission denied" in reason:
-        return PermissionDenied(reason)
-    return EtcdError(reason or "the server cancelled the watch")
