@@ -11,12 +11,11 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Coroutine, Generator, Sequence
-from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
-from .client import Compare, EtcdClient, Op, make_config
-from .config import ClientConfig, Endpoint
+from .client import Compare, EtcdClient, Op
+from .config import ClientConfig, ConnectOptions, Endpoint, make_config
 from .connection import DEFAULT, _Default
 from .keepalive import KeepAlive
 from .keys import BytesLike
@@ -71,19 +70,9 @@ class BlockingEtcdClient:
     """
 
     def __init__(
-        self,
-        endpoints: ClientConfig | Sequence[str] | str,
-        *,
-        ca_cert: str | Path | None = None,
-        cert: str | Path | None = None,
-        key: str | Path | None = None,
-        user: str | None = None,
-        password: str | None = None,
-        timeout: float = 5.0,
+        self, endpoints: ClientConfig | Sequence[str] | str, **options: Unpack[ConnectOptions]
     ) -> None:
-        config = make_config(
-            endpoints, ca_cert=ca_cert, cert=cert, key=key, user=user, password=password, timeout=timeout
-        )
+        config = make_config(endpoints, **options)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="etcd-blocking", daemon=True)
         self._thread.start()

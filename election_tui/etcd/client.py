@@ -5,14 +5,13 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import Literal, Unpack
 
 import grpc
 
 from ._pb import rpc_pb2, v3election_pb2
-from .config import ClientConfig, Endpoint, split_endpoints
+from .config import ClientConfig, ConnectOptions, Endpoint, make_config
 from .connection import DEFAULT, Connection, _Default
 from .errors import (
     CampaignTimeout,
@@ -101,32 +100,6 @@ class Op:
         return rpc_pb2.RequestOp(request_range=rpc_pb2.RangeRequest(key=self.key, range_end=self.range_end))
 
 
-def make_config(
-    endpoints: ClientConfig | Sequence[str] | str,
-    *,
-    ca_cert: str | Path | None = None,
-    cert: str | Path | None = None,
-    key: str | Path | None = None,
-    user: str | None = None,
-    password: str | None = None,
-    timeout: float = 5.0,
-) -> ClientConfig:
-    """A ClientConfig as given, or made from endpoints and keywords (not both)."""
-    if not isinstance(endpoints, ClientConfig):
-        return ClientConfig(
-            split_endpoints(endpoints),
-            ca_cert=Path(ca_cert) if ca_cert is not None else None,
-            cert=Path(cert) if cert is not None else None,
-            key=Path(key) if key is not None else None,
-            user=user,
-            password=password,
-            command_timeout=timeout,
-        )
-    if (ca_cert, cert, key, user, password, timeout) != (None, None, None, None, None, 5.0):
-        raise InvalidArgument("pass either a ClientConfig or connection keywords, not both")
-    return endpoints
-
-
 class EtcdClient:
     """Async etcd v3 client; `async with EtcdClient(["127.0.0.1:2379"]) as client: ...`.
 
@@ -135,19 +108,9 @@ class EtcdClient:
     """
 
     def __init__(
-        self,
-        endpoints: ClientConfig | Sequence[str] | str,
-        *,
-        ca_cert: str | Path | None = None,
-        cert: str | Path | None = None,
-        key: str | Path | None = None,
-        user: str | None = None,
-        password: str | None = None,
-        timeout: float = 5.0,
+        self, endpoints: ClientConfig | Sequence[str] | str, **options: Unpack[ConnectOptions]
     ) -> None:
-        self._config = make_config(
-            endpoints, ca_cert=ca_cert, cert=cert, key=key, user=user, password=password, timeout=timeout
-        )
+        self._config = make_config(endpoints, **options)
         self._conn = Connection(self._config)
         self._keepalive = KeepAliveManager(self._conn)
 

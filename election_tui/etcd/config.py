@@ -9,6 +9,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 from .errors import InvalidArgument
 
@@ -125,3 +126,38 @@ def _read(path: Path | None, what: str) -> bytes | None:
         return path.expanduser().read_bytes()
     except OSError as err:
         raise InvalidArgument(f"cannot read {what} {str(path)!r}: {err.strerror}") from None
+
+
+class ConnectOptions(TypedDict, total=False):
+    """The keywords a client takes besides its endpoints (etcdctl's names, `timeout` per request)."""
+
+    ca_cert: str | Path | None
+    cert: str | Path | None
+    key: str | Path | None
+    user: str | None
+    password: str | None
+    timeout: float
+
+
+def make_config(
+    endpoints: ClientConfig | Sequence[str] | str, **options: Unpack[ConnectOptions]
+) -> ClientConfig:
+    """A ClientConfig as given, or made from endpoints and keywords (not both)."""
+    if isinstance(endpoints, ClientConfig):
+        if options:
+            raise InvalidArgument("pass either a ClientConfig or connection keywords, not both")
+        return endpoints
+
+    def path(name: str) -> Path | None:
+        value = options.get(name)
+        return Path(value) if isinstance(value, str | Path) else None
+
+    return ClientConfig(
+        split_endpoints(endpoints),
+        ca_cert=path("ca_cert"),
+        cert=path("cert"),
+        key=path("key"),
+        user=options.get("user"),
+        password=options.get("password"),
+        command_timeout=options.get("timeout", 5.0),
+    )
