@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import signal
 import subprocess
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Literal, TypeVar
 
 import pytest
@@ -560,6 +562,35 @@ async def test_drill_runs_under_the_prefix_and_shows_its_report(
         )
         # The drill tells the model why each leader key went: its resigns read "resigned", not "left".
         await until(pilot, lambda: "resigned" in timeline_text(app), what="the drill's resigns named")
+
+
+async def test_a_paced_drill_shows_its_running_step_and_its_report_can_be_saved(
+    etcd: EmbeddedEtcd, prefix: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the report is saved in the current directory
+    async with running(etcd, prefix) as driver:
+        app, pilot = driver
+        await pilot.press("d")
+        screen = await until(pilot, lambda: isinstance(app.screen, DrillScreen) and app.screen)
+        screen.query_one("#scenario", Input).value = "resign"
+        screen.query_one("#pace", Input).value = "0.4"
+        await pilot.pause()
+        await pilot.click("#ok")
+        await until(pilot, lambda: "drill resign: step 3/" in status_text(app), what="the running step shown")
+        report = await until(
+            pilot, lambda: isinstance(app.screen, ReportScreen) and app.screen, timeout=30, what="the report"
+        )
+        assert "drill resign" not in status_text(app)  # the step line goes with the drill
+        body = str(report.query_one("#report-body", Static).content)
+        assert max(len(line) for line in body.splitlines()) <= app.size.width - 10  # whole lines
+        await pilot.press("s")
+        await until(pilot, lambda: len(report.saved) == 2, what="two files saved")
+        text, data = sorted(report.saved, key=lambda p: p.suffix != ".txt")
+        assert text.parent == tmp_path and text.read_text().startswith("drill resign")
+        saved = json.loads(data.read_text())
+        assert saved["scenario"]["name"] == "resign" and saved["ok"] is True
+        await pilot.press("s")  # again: new names, nothing overwritten
+        await until(pilot, lambda: len(set(report.saved)) == 4, what="two more files")
 
 
 # --- which row an action acts on --------------------------------------------------------------

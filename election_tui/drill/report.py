@@ -152,7 +152,8 @@ class DrillReport:
 # -- text -----------------------------------------------------------------------------------
 
 
-def _ms(seconds: float | None) -> str:
+def ms_text(seconds: float | None) -> str:
+    """A duration as a person reads it: "4.3 ms", "812 ms", "-" when unknown."""
     if seconds is None:
         return "-"
     ms = seconds * 1000
@@ -172,29 +173,44 @@ def _table(header: list[str], rows: list[list[str]], left: int) -> list[str]:
     return [line(header), *(line(r) for r in rows)]
 
 
-def format_text(report: DrillReport) -> str:
-    """A readable report: what the drill teaches, one row per fail-over, then the summary."""
+def _fit(header: list[str], rows: list[list[str]], left: int, width: int, optional: list[str]) -> list[str]:
+    """The table, dropping the `optional` columns (least important first) until it fits `width`."""
+    keep = list(range(len(header)))
+    while True:
+        lines = _table([header[i] for i in keep], [[r[i] for i in keep] for r in rows], left)
+        if max(len(line) for line in lines) <= width or not optional:
+            return lines
+        keep.remove(header.index(optional.pop(0)))  # only right-aligned figures are optional
+
+
+def format_text(report: DrillReport, width: int = 100) -> str:
+    """A readable report: what the drill teaches, one row per fail-over, then the summary.
+
+    Prose wraps at `width`; where the table would not fit, its less important columns go
+    (the expectation, the deletion revision, the overlap), never the figures that matter.
+    """
     sc = report.scenario
     election = report.election.decode(errors="backslashreplace")
     took = "" if report.duration is None else f", took {report.duration:.1f} s"
-    lines = [
+    lines = textwrap.wrap(
         f"drill {sc.name} ({sc.source}): election {election}, ttl {sc.ttl} s, "
-        f"{report.candidates} candidates{took}"
-    ]
+        f"{report.candidates} candidates{took}",
+        width,
+    )
     if sc.description:
-        lines += textwrap.wrap(" ".join(sc.description.split()), 100)
+        lines += textwrap.wrap(" ".join(sc.description.split()), width)
     lines.append("")
     rows = [
         [
             str(f.index),
             f.how,
             f"{f.old_value} -> {f.new_value or '?'}",
-            _ms(f.detection),
-            _ms(f.handover),
-            _ms(f.gap),
-            _ms(f.overlap),
+            ms_text(f.detection),
+            ms_text(f.handover),
+            ms_text(f.gap),
+            ms_text(f.overlap),
             "-" if f.key_gone_revision is None else str(f.key_gone_revision),
-            f"<= {_ms(f.expect_within)}",
+            f"<= {ms_text(f.expect_within)}",
             "yes" if f.ok else "LATE" if f.complete else "NO",
         ]
         for f in report.failovers
@@ -212,8 +228,8 @@ def format_text(report: DrillReport) -> str:
             "expected",
             "ok",
         ]
-        lines += _table(header, rows, left=3)
-        lines += ["", *textwrap.wrap(_LEGEND, 100)]
+        lines += _fit(header, rows, 3, width, ["expected", "del rev", "overlap"])
+        lines += ["", *textwrap.wrap(_LEGEND, width)]
     else:
         lines.append("no fail-over was measured")
     summary = report.summary
@@ -225,17 +241,17 @@ def format_text(report: DrillReport) -> str:
                 str(s.count),
                 str(s.failures),
                 *(
-                    "-" if sp is None else f"{_ms(sp.median)} / {_ms(sp.p95)}"
+                    "-" if sp is None else f"{ms_text(sp.median)} / {ms_text(sp.p95)}"
                     for sp in (s.detection, s.handover, s.gap)
                 ),
             ]
             for s in summary.values()
         ]
-        lines += _table(["how", "n", "not ok", "detection", "hand-over", "gap"], srows, left=1)
+        lines += _fit(["how", "n", "not ok", "detection", "hand-over", "gap"], srows, 1, width, ["not ok"])
     for note in report.notes:
-        lines.append(f"note: {note}")
+        lines += textwrap.wrap(f"note: {note}", width)
     if report.error is not None:
-        lines += ["", f"drill stopped early: {report.error}"]
+        lines += ["", *textwrap.wrap(f"drill stopped early: {report.error}", width)]
     lines += ["", "result: ok" if report.ok else "result: NOT OK"]
     return "\n".join(lines)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Callable
 
@@ -26,7 +27,7 @@ from ..etcd import (
     WatchResumed,
 )
 from ..sim import Candidate, CandidateError, Fleet, State, Transition
-from .report import DrillReport, Failover
+from .report import DrillReport, Failover, ms_text
 from .scenario import Fail, Hold, Launch, Rejoin, Scenario, Step, WaitLeader
 
 Progress = Callable[[str], None]
@@ -58,14 +59,20 @@ async def run_drill(
     on_progress: Progress | None = None,
     on_removal: Removal | None = None,
     election_prefix: bytes = b"",
+    pace: float = 0.0,
 ) -> DrillReport:
     """Run `scenario` in election `election_prefix + scenario.election` and time each fail-over.
 
-    `on_progress` hears one line per event worth telling (launches, failures, new leaders);
-    `on_removal` hears which leader key is about to go and why, before the drill acts.
+    `on_progress` hears one line per event worth telling (each step, launches, failures, new
+    leaders); `on_removal` hears which leader key is about to go and why, before the drill acts.
+    `pace` seconds pass after each step and each fail-over, so a room can follow on screen; the
+    figures are timed within a fail-over, so pacing does not change them.
     """
+    if not (math.isfinite(pace) and pace >= 0):
+        raise ValueError(f"pace must be a number of seconds >= 0, not {pace}")
     drill = _Drill(client, scenario, election_prefix + scenario.election.encode(), on_progress)
     drill.on_removal = on_removal
+    drill.pace = pace
     return await drill.run()
 
 
@@ -80,6 +87,7 @@ class _Drill:
         self.name = name
         self.prefix = name + b"/"
         self.on_removal: Removal | None = None
+        self.pace = 0.0
         self.report = DrillReport(scenario, name, time.monotonic(), time.time())
         self.fleet = Fleet(client)
         self.live: dict[bytes, int] = {}  # candidate key -> create revision, as our watch saw it
@@ -141,8 +149,11 @@ class _Drill:
             watcher = asyncio.create_task(self._watch_keys(current.revision + 1), name="drill-watch")
             await self._wait_watching()
             self.fleet.subscribe(self._on_transition)
-            for index, step in enumerate(self.scenario.steps):
+            steps = self.scenario.steps
+            for index, step in enumerate(steps):
+                self.say(f"step {index + 1}/{len(steps)}: {step.action}")
                 await self._step(index, step)
+                await self._pause()
         except _StepFailed as err:
             self.report.error = str(err)
         except EtcdError as err:
@@ -216,6 +227,11 @@ class _Drill:
 
     # -- steps ------------------------------------------------------------------------------
 
+    async def _pause(self) -> None:
+        """A deliberate pause between steps (`pace`), for people watching, not for etcd."""
+        if self.pace:
+            await asyncio.sleep(self.pace)
+
     async def _step(self, index: int, step: Step) -> None:
         where = f"steps[{index}] ({step.action})"
         try:
@@ -225,7 +241,9 @@ class _Drill:
                 case WaitLeader():
                     await self._wait_leader(step.within, why="no leader")
                 case Fail():
-                    for _ in range(step.repeat):
+                    for repeat in range(step.repeat):
+                        if repeat:
+                            await self._pause()
                         await self._failover(index, step)
                 case Rejoin():
                     await self._rejoin(step)
@@ -352,8 +370,8 @@ class _Drill:
             raise _StepFailed(f"no new leader within {limit:g} s of the failure ({self._roll_call()})")
         late = "" if row.ok else f"  SLOWER than expected ({step.expect_within:g} s)"
         self.say(
-            f"  {row.old_value} -> {row.new_value}: detection {_ms(row.detection)}, "
-            f"hand-over {_ms(row.handover)}, gap {_ms(row.gap)}{late}"
+            f"  {row.old_value} -> {row.new_value}: detection {ms_text(row.detection)}, "
+            f"hand-over {ms_text(row.handover)}, gap {ms_text(row.gap)}{late}"
         )
 
 
@@ -365,7 +383,3 @@ async def _poll(predicate: Callable[[], bool], timeout: float) -> bool:
             return False
         await asyncio.sleep(0.01)
     return True
-
-
-def _ms(seconds: float | None) -> str:
-    return "-" if seconds is None else f"{seconds * 1000:.0f} ms"

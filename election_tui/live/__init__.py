@@ -2,7 +2,15 @@
 
 from .cluster import ClusterInfo, ConnectionState, MemberInfo
 from .feed import Feed, Frame
-from .forms import LAUNCH_CHECKS, Check, LaunchRequest, launch_problems, parse_launch, value_problem
+from .forms import (
+    LAUNCH_CHECKS,
+    Check,
+    LaunchRequest,
+    launch_problems,
+    pace_problem,
+    parse_launch,
+    value_problem,
+)
 from .session import DEMO_ELECTIONS, LiveSession
 
 __all__ = [
@@ -17,6 +25,7 @@ __all__ = [
     "LiveSession",
     "MemberInfo",
     "launch_problems",
+    "pace_problem",
     "parse_launch",
     "value_problem",
 ]

@@ -14,6 +14,8 @@ MAX_VALUE_BYTES = 1536 * 1024  # etcd's default --max-request-bytes
 MAX_COUNT = 100
 MAX_TTL = 86_400  # a day: longer is no demonstration
 _WHOLE = re.compile(r"[0-9]{1,12}")  # ASCII digits only: int() would take "٣" and refuse "²"
+_DECIMAL = re.compile(r"[0-9]{1,6}(\.[0-9]{1,3})?")
+MAX_PACE = 60.0
 
 Check = Callable[[str], str | None]
 
@@ -23,6 +25,16 @@ def whole_between(low: int, high: int) -> Check:
         raw = text.strip()
         if not _WHOLE.fullmatch(raw) or not low <= int(raw) <= high:
             return f"a whole number from {low} to {high}"
+        return None
+
+    return check
+
+
+def seconds_between(low: float, high: float) -> Check:
+    def check(text: str) -> str | None:
+        raw = text.strip()
+        if not _DECIMAL.fullmatch(raw) or not low <= float(raw) <= high:
+            return f"seconds from {low:g} to {high:g}, e.g. 1.5"
         return None
 
     return check
@@ -42,6 +54,7 @@ def value_problem(text: str) -> str | None:
 
 ttl_problem = whole_between(1, MAX_TTL)
 count_problem = whole_between(1, MAX_COUNT)
+pace_problem = seconds_between(0, MAX_PACE)  # a drill's pause after each step
 
 LAUNCH_CHECKS: dict[str, Check] = {
     "name": name_problem,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import signal
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -29,7 +30,7 @@ from .elections import ElectionsTable
 from .fleet_panel import FleetTable
 from .help import HelpScreen
 from .linetable import LineTable
-from .modals import DrillScreen, FilterScreen, LaunchScreen, ProclaimScreen, ReportScreen
+from .modals import DrillRequest, DrillScreen, FilterScreen, LaunchScreen, ProclaimScreen, ReportScreen
 from .queue import QueueTable
 from .selection import Target, refusal
 from .status import StatusLine
@@ -59,6 +60,7 @@ class ElectionApp(App[int]):
         prefix: bytes = b"",
         demo: bool = False,
         embedded: bool = False,
+        pace: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
@@ -67,6 +69,8 @@ class ElectionApp(App[int]):
         self.prefix = prefix
         self.demo = demo
         self.embedded = embedded  # the etcd is ours and throwaway: say so
+        self.pace = pace  # seconds a drill pauses after each step, so a room can follow
+        self.activity = ""  # what runs now (a drill's step), on the status line
         self.clock = clock
         self.wall = wall
         self.client: EtcdClient | None = None
@@ -203,7 +207,11 @@ class ElectionApp(App[int]):
     def _show_status(self) -> None:
         live = self.session
         self.query_one(StatusLine).show(
-            live.cluster, paused=self.view_paused, filter_text=self.filter_text, ours=len(live.fleet)
+            live.cluster,
+            paused=self.view_paused,
+            filter_text=self.filter_text,
+            ours=len(live.fleet),
+            activity=self.activity,
         )
 
     @on(LineTable.Highlighted, "#elections")
@@ -356,34 +364,63 @@ class ElectionApp(App[int]):
     def action_drill(self) -> None:
         from ..drill import shipped_scenarios
 
-        def chosen(name: str | None) -> None:
-            if name:
-                self.run_worker(self._run_drill(name), group="drill", exclusive=True)
+        def chosen(request: DrillRequest | None) -> None:
+            if request is not None:
+                self.pace = request.pace  # the next drill offers the same pace
+                self.run_worker(self._run_drill(request), group="drill", exclusive=True)
 
-        self.push_screen(DrillScreen(shipped_scenarios()), chosen)
+        self.push_screen(DrillScreen(shipped_scenarios(), self.pace), chosen)
 
-    async def _run_drill(self, name: str) -> None:
-        from ..drill import ScenarioError, format_text, load_scenario, run_drill
+    def _say(self, activity: str) -> None:
+        self.activity = activity
+        if self.live is not None:
+            self._show_status()
 
+    async def _run_drill(self, request: DrillRequest) -> None:
+        from ..drill import ScenarioError, format_text, load_scenario, run_drill, to_json
+
+        name = request.scenario
         try:
             scenario = load_scenario(name if not name.endswith(".toml") else Path(name))
         except (ScenarioError, OSError) as err:
             self.notify(str(err), title="Bad drill file", severity="error")
             return
-        self.notify(f"drill {scenario.name!r} running…", timeout=4)
         assert self.client is not None
+        step = "starting"
+
+        def progress(line: str) -> None:
+            # The step stays on screen while its events pass, so the room sees where the drill is.
+            nonlocal step
+            if line.startswith("step "):
+                step, event = line, ""
+            else:
+                event = line.strip()
+            self._say(f"drill {scenario.name}: {step}" + (f" · {event}" if event else ""))
+
+        progress(step)
         try:
             report = await run_drill(
                 self.client,
                 scenario,
-                on_progress=lambda line: self.log(line),
+                on_progress=progress,
                 on_removal=self.session.state.expect_removal,  # the timeline says why keys went
                 election_prefix=self.prefix,
+                pace=request.pace,
             )
         except EtcdError as err:
             self.notify(str(err), title="Drill failed", severity="error")
             return
-        await self.push_screen(ReportScreen(f"Drill report · {scenario.name}", format_text(report)))
+        finally:
+            self._say("")
+        width = max(40, min(100, self.size.width - 10))  # the report dialog's inside, whole lines
+        stem = f"drill-{scenario.name}-{time.strftime('%Y%m%d-%H%M%S', time.localtime(self.wall()))}"
+        files = {
+            f"{stem}.txt": format_text(report) + "\n",
+            f"{stem}.json": json.dumps(to_json(report), indent=2),
+        }
+        await self.push_screen(
+            ReportScreen(f"Drill report · {scenario.name}", format_text(report, width=width), files)
+        )
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
@@ -423,10 +460,10 @@ class ElectionApp(App[int]):
 
 
 def run_dashboard(
-    config: ClientConfig, *, prefix: str = "", demo: bool = False, embedded: bool = False
+    config: ClientConfig, *, prefix: str = "", demo: bool = False, embedded: bool = False, pace: float = 0.0
 ) -> int:
     """Run the app; SIGTERM and SIGHUP quit like q does, so no lease is left behind."""
-    app = ElectionApp(config, prefix=prefix.encode(), demo=demo, embedded=embedded)
+    app = ElectionApp(config, prefix=prefix.encode(), demo=demo, embedded=embedded, pace=pace)
 
     async def main() -> int | None:
         loop = asyncio.get_running_loop()

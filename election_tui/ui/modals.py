@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 from rich.text import Text
@@ -13,7 +15,7 @@ from textual.screen import ModalScreen
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Button, Input, Label, Static
 
-from ..live import LAUNCH_CHECKS, Check, LaunchRequest, parse_launch, value_problem
+from ..live import LAUNCH_CHECKS, Check, LaunchRequest, pace_problem, parse_launch, value_problem
 
 
 class _Rule(Validator):
@@ -148,39 +150,61 @@ class FilterScreen(_Form[str]):
         return self.query_one("#filter", Input).value.strip()
 
 
-class DrillScreen(_Form[str]):
+@dataclass(frozen=True, slots=True)
+class DrillRequest:
+    scenario: str
+    pace: float
+
+
+class DrillScreen(_Form[DrillRequest]):
     TITLE_TEXT = "Run a failover drill"
 
-    def __init__(self, shipped: list[str]) -> None:
+    def __init__(self, shipped: list[str], pace: float = 0.0) -> None:
         super().__init__()
         self._shipped = shipped
+        self._pace = pace
 
     def fields(self) -> ComposeResult:
         yield Label(Text("Shipped: " + ", ".join(self._shipped), style="dim"))
         yield from _field(
-            "Scenario name or .toml file",
+            "Scenario",
             "scenario",
             self._shipped[0] if self._shipped else "",
             [_Rule(lambda t: None if t.strip() else "a scenario name or file is needed")],
+            "a shipped name or a .toml file",
+        )
+        yield from _field(
+            "Pace (s)", "pace", f"{self._pace:g}", [_Rule(pace_problem)], "pause after each step"
         )
 
-    def result(self) -> str:
-        return self.query_one("#scenario", Input).value.strip()
+    def result(self) -> DrillRequest:
+        value = self.query_one("#pace", Input).value.strip()
+        return DrillRequest(self.query_one("#scenario", Input).value.strip(), float(value))
 
 
 class ReportScreen(ModalScreen[None]):
-    """A drill report (or any long text), shown literally."""
+    """A drill report (or any long text), shown literally; `s` saves it when it has files to save.
 
-    BINDINGS = [Binding("escape,q,enter", "close", "Close")]
+    `files` maps a file name to its content (e.g. the report as text and as JSON); they are
+    written to `directory` (the current one by default), never over an existing file.
+    """
 
-    def __init__(self, title: str, body: str) -> None:
+    BINDINGS = [Binding("escape,q,enter", "close", "Close"), Binding("s", "save", "Save")]
+
+    def __init__(
+        self, title: str, body: str, files: dict[str, str] | None = None, directory: Path | None = None
+    ) -> None:
         super().__init__()
         self._title = title
         self._body = body
+        self._files = files or {}
+        self._directory = directory
+        self.saved: list[Path] = []
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog report"):
-            yield Label(self._title, classes="dialog-title")
+            hint = "  (s saves it as " + " and ".join(Path(n).suffix[1:] for n in self._files) + ")"
+            yield Label(self._title + (hint if self._files else ""), classes="dialog-title")
             with VerticalScroll():
                 yield Static(Text(self._body), id="report-body")
             yield Button("Close", id="close")
@@ -188,3 +212,28 @@ class ReportScreen(ModalScreen[None]):
     @on(Button.Pressed, "#close")
     def action_close(self) -> None:
         self.dismiss(None)
+
+    def action_save(self) -> None:
+        if not self._files:
+            return
+        directory = self._directory or Path.cwd()
+        try:
+            written = [_write_new(directory / name, content) for name, content in self._files.items()]
+        except OSError as err:
+            self.app.notify(f"cannot save the report in {directory}: {err.strerror}", severity="error")
+            return
+        self.saved += written
+        self.app.notify("saved " + ", ".join(str(p) for p in written), timeout=6)
+
+
+def _write_new(path: Path, content: str) -> Path:
+    """Write `content` to `path`, or to `path` with -2, -3… before the suffix if it exists."""
+    for n in range(1, 1000):
+        candidate = path if n == 1 else path.with_stem(f"{path.stem}-{n}")
+        try:
+            with candidate.open("x", encoding="utf-8") as out:
+                out.write(content)
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(f"{path} and 998 numbered copies exist")

@@ -15,9 +15,14 @@ CONNECTION_STYLES = {
 }
 
 
-def status_text(info: ClusterInfo, *, paused: bool = False, filter_text: str = "", ours: int = 0) -> Text:
+def status_text(
+    info: ClusterInfo, *, paused: bool = False, filter_text: str = "", ours: int = 0, activity: str = ""
+) -> Text:
+    """The line; `activity` is what the app is doing now (a drill's running step), shown first."""
     label, style = CONNECTION_STYLES[info.connection]
     text = Text(f" {label} ", style=f"{style} reverse" if info.connection != "connected" else style)
+    if activity:
+        text.append(f" ▶ {activity} ", style="bold black on yellow")
     text.append(f" {info.endpoint}", style="bold")
     text.append(f"  rev {info.revision}")
     if info.leader_member:
