@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import NoReturn
 
 from ..etcd import ClientConfig, EtcdError
+from ..model import display
 from .flags import ConfigError, add_connection_flags, client_config
 
 USAGE_EXIT = 2
@@ -27,7 +28,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, except that bad input gets one line on stderr (not the usage) and exit 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(USAGE_EXIT, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(USAGE_EXIT, f"{self.prog}: error: {_one_line(message)} (see --help)\n")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -69,6 +70,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--prefix", default="")
     p.add_argument("--demo", action="store_true")
     return parser
+
+
+def _one_line(message: str) -> str:
+    """An error for stderr: one line, and nothing in it (a key, a file name) can drive the terminal."""
+    return display(message.encode("utf-8", errors="backslashreplace"), limit=1 << 20)
 
 
 def _defaults(args: argparse.Namespace) -> None:
@@ -123,9 +129,12 @@ def _run(args: argparse.Namespace) -> int:
         )
     config = client_config(args)
     if command == "drill":
-        from ..drill import format_text, load_scenario, run_drill, to_json
+        from ..drill import ScenarioError, format_text, load_scenario, run_drill, to_json
 
-        scenario = load_scenario(args.file)
+        try:
+            scenario = load_scenario(args.file)
+        except ScenarioError as err:
+            raise ConfigError(str(err)) from None
         with _cluster(config) as cluster:
 
             async def drill() -> int:
@@ -154,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(args)
     except (ConfigError, EtcdError) as err:
-        print(f"election-tui: error: {err}", file=sys.stderr)
+        print(f"election-tui: error: {_one_line(str(err))}", file=sys.stderr)
         return USAGE_EXIT
     except KeyboardInterrupt:
         return 130

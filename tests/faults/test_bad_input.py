@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import re
 import secrets
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 from helpers import LineReader, eventually, stop_process
@@ -120,6 +124,98 @@ def test_the_cli_campaign_echoes_its_value_escaped(etcd: EmbeddedEtcd, prefix: b
     finally:
         stop_process(proc)
     assert all(b"\x1b" not in line for line in lines), lines
+
+
+# -- CLI, in a child process: stderr is exactly one line, whatever was wrong ------------------
+
+# gRPC's C core logs in glog's format: a severity letter, MMDD, then the time.
+_GRPC_LOG = re.compile(r"^[DIWEF]\d{4} \d\d:\d\d:\d\d")
+_SHIPPED = "crash, expiry, partition, resign"
+
+
+def _refused(args: Sequence[str | bytes], env: dict[str, str] | None = None) -> str:
+    """Run the CLI (no ETCDCTL_* of the user's); it must exit 2 with one line and nothing else."""
+    done = run_cli(args, timeout=15, env=env)
+    assert done.code == 2, done
+    assert done.stdout == "", done
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("election-tui") and " error: " in lines[0], done.stderr
+    assert "Traceback" not in done.stderr and not _GRPC_LOG.match(lines[0]), done.stderr
+    assert "\x1b" not in done.stderr, done.stderr
+    return lines[0]
+
+
+def _unreached() -> list[str]:
+    return ["--endpoints", f"127.0.0.1:{closed_port()}"]
+
+
+_BAD_DRILLS = {
+    "syntax-error": ('name = "x"\nttl = \n', "is not valid TOML"),
+    "wrong-type": (
+        'election = "e"\nttl = "two"\n[[steps]]\naction = "hold"\nseconds = 1\n',
+        "ttl must be a whole number",
+    ),
+    "unknown-key": ('election = "e"\nttl = 2\ncolour = "red"\n', "colour is not a known field"),
+    "unknown-step-key": (
+        'election = "e"\nttl = 2\n[[steps]]\naction = "launch"\ncount = 2\nkount = 3\n',
+        "steps[0].kount is not a known field",
+    ),
+    "nested-too-deeply": ("a = " + "[" * 50_000, "is not valid TOML"),
+    "escape-in-a-key": ('"\\u001b[2J\\nx" = 1\n', "is not a known field"),
+}
+
+
+@pytest.mark.parametrize("content, says", list(_BAD_DRILLS.values()), ids=list(_BAD_DRILLS))
+def test_a_bad_drill_file_is_one_line_naming_the_file_and_what_is_wrong(
+    content: str, says: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "my-drill.toml"
+    path.write_text(content)
+
+    line = _refused(["drill", str(path)])  # no endpoints: no embedded etcd starts either
+
+    assert "my-drill.toml" in line and says in line
+
+
+def test_an_unknown_drill_name_lists_the_shipped_ones() -> None:
+    line = _refused(["drill", "nosuch"])
+    assert "nosuch" in line and f"(shipped: {_SHIPPED})" in line
+
+
+@pytest.mark.parametrize("kind", ["missing", "directory", "fifo", "not-utf8", "too-large", "unreadable"])
+def test_a_drill_file_that_cannot_be_read_is_one_line_naming_it(kind: str, tmp_path: Path) -> None:
+    path = tmp_path / "drill.toml"
+    says = {
+        "missing": "No such file",
+        "directory": "is a directory",
+        "fifo": "is not a regular file",
+        "not-utf8": "is not UTF-8",
+        "too-large": "too large",
+        "unreadable": "Permission denied",
+    }[kind]
+    if kind == "directory":
+        path.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(path)  # reading it would block forever
+    elif kind == "not-utf8":
+        path.write_bytes(b'name = "\xff"\n')
+    elif kind == "too-large":
+        path.write_bytes(b"# " + b"x" * (2 << 20))
+    elif kind == "unreadable":
+        if os.geteuid() == 0:
+            pytest.skip("root reads any file")
+        path.write_text('election = "e"\n')
+        path.chmod(0)
+
+    line = _refused(["drill", str(path)])
+
+    assert str(path) in line and says in line
+
+
+def test_an_argument_with_control_characters_stays_one_escaped_line() -> None:
+    line = _refused(["leader", "e", "x\x1b[2J\ny", *_unreached()])
+    assert "unrecognized arguments" in line and "\\x1b[2J\\ny" in line
 
 
 # -- API ------------------------------------------------------------------------------------
