@@ -18,11 +18,14 @@ from rich.text import Text
 from textual.widgets import Button, Input, Label
 
 from election_tui.cli import main
+from election_tui.cli.flags import client_config
+from election_tui.cli.main import _defaults, _parser
 from election_tui.embedded import EmbeddedEtcd
 from election_tui.etcd import ClientConfig, EtcdClient, InvalidArgument, LeaderElection, RequestTooLarge
 from election_tui.live import LiveSession
 from election_tui.model import display
 from election_tui.sim import Candidate, Fleet, State
+from election_tui.testing import make_test_ca, make_unrelated_ca
 from election_tui.ui.app import ElectionApp
 from election_tui.ui.modals import LaunchScreen
 
@@ -216,6 +219,96 @@ def test_a_drill_file_that_cannot_be_read_is_one_line_naming_it(kind: str, tmp_p
 def test_an_argument_with_control_characters_stays_one_escaped_line() -> None:
     line = _refused(["leader", "e", "x\x1b[2J\ny", *_unreached()])
     assert "unrecognized arguments" in line and "\\x1b[2J\\ny" in line
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Good and bad TLS files: a CA with a client certificate, and files that only look like them."""
+    good = make_test_ca(tmp_path_factory.mktemp("ca"))
+    other_ca = make_unrelated_ca(tmp_path_factory.mktemp("other-ca"))
+    bad = tmp_path_factory.mktemp("bad")
+    (bad / "not-pem.pem").write_text("this is not a certificate\n")
+    (bad / "garbled.pem").write_text(
+        "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n"
+    )
+    return {
+        "ca": good.ca,
+        "cert": good.cert,
+        "key": good.key,
+        "other-key": other_ca.with_name("unrelated-ca-key.pem"),
+        "not-pem": bad / "not-pem.pem",
+        "garbled": bad / "garbled.pem",
+        "directory": bad,
+        "missing": bad / "missing.pem",
+        "eio": Path("/proc/self/mem"),  # a regular file whose read fails (EIO), even for root
+    }
+
+
+_BAD_TLS = {
+    "cacert-not-pem": (["--cacert", "{not-pem}"], "--cacert", "not-pem", "is not a PEM file"),
+    "cacert-garbled-pem": (["--cacert", "{garbled}"], "--cacert", "garbled", "no valid PEM certificate"),
+    "cacert-is-a-key": (["--cacert", "{key}"], "--cacert", "key", "no valid PEM certificate"),
+    "cacert-directory": (["--cacert", "{directory}"], "--cacert", "directory", "is not a regular file"),
+    "cacert-missing": (["--cacert", "{missing}"], "--cacert", "missing", "no such file"),
+    "cacert-read-fails": (["--cacert", "{eio}"], "--cacert", "eio", "cannot read"),
+    "cert-not-pem": (["--cert", "{not-pem}", "--key", "{key}"], "--cert", "not-pem", "is not a PEM file"),
+    "cert-is-a-key": (["--cert", "{key}", "--key", "{cert}"], "--cert", "key", "no valid PEM certificate"),
+    "key-not-pem": (["--cert", "{cert}", "--key", "{not-pem}"], "--key", "not-pem", "is not a PEM file"),
+    "key-garbled-pem": (
+        ["--cert", "{cert}", "--key", "{garbled}"],
+        "--key",
+        "garbled",
+        "no usable PEM private key",
+    ),
+    "key-of-another-cert": (
+        ["--cert", "{cert}", "--key", "{other-key}"],
+        "--key",
+        "other-key",
+        "does not belong",
+    ),
+}
+
+
+@pytest.mark.parametrize("flags, flag, file, says", list(_BAD_TLS.values()), ids=list(_BAD_TLS))
+def test_a_bad_tls_file_is_named_before_any_connection_attempt(
+    flags: list[str], flag: str, file: str, says: str, tls_files: dict[str, Path]
+) -> None:
+    args = [f.format_map({k: str(v) for k, v in tls_files.items()}) for f in flags]
+
+    line = _refused(["leader", "e", *args, *_unreached(), "--dial-timeout", "5"])
+
+    assert flag in line and f"'{tls_files[file]}'" in line and says in line
+    assert "cannot reach" not in line
+
+
+def test_a_tls_file_from_etcdctl_cacert_is_named_by_the_variable(tls_files: dict[str, Path]) -> None:
+    env = cli_env({"ETCDCTL_CACERT": str(tls_files["not-pem"])})
+    line = _refused(["leader", "e", *_unreached()], env=env)
+    assert f"ETCDCTL_CACERT '{tls_files['not-pem']}' is not a PEM file" in line
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_a_tls_file_without_read_permission_is_named(tls_files: dict[str, Path], tmp_path: Path) -> None:
+    locked = tmp_path / "ca.pem"
+    locked.write_bytes(tls_files["ca"].read_bytes())
+    locked.chmod(0)
+    line = _refused(["leader", "e", "--cacert", str(locked), *_unreached()])
+    assert f"'{locked}'" in line and "Permission denied" in line
+
+
+def test_good_tls_files_pass_the_checks(tls_files: dict[str, Path]) -> None:
+    flags = [
+        "--cacert",
+        str(tls_files["ca"]),
+        "--cert",
+        str(tls_files["cert"]),
+        "--key",
+        str(tls_files["key"]),
+    ]
+    args = _parser().parse_args([*flags, "leader", "e"])
+    _defaults(args)
+    config = client_config(args, env={})
+    assert (config.ca_cert, config.cert, config.key) == (tls_files["ca"], tls_files["cert"], tls_files["key"])
 
 
 # -- API ------------------------------------------------------------------------------------
