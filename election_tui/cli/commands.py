@@ -70,10 +70,14 @@ def parse_name(raw: str) -> bytes:
 
 
 def parse_ttl(raw: str) -> int:
+    """`--ttl`: ASCII digits 0-9 only (int() would also take "٣", " 7", "+7" and "1_0")."""
+    if not (raw.isascii() and raw.isdigit()):
+        raise ConfigError(f"TTL must be a positive whole number of seconds in digits 0-9, not {raw!r}")
+    digits = raw.lstrip("0") or "0"
+    if len(digits) > 30:  # far beyond etcd's maximum; and int() refuses some 4300 digits
+        raise ConfigError(f"TTL {digits[:12]}… ({len(digits)} digits) is too large")
     try:
-        return validate_ttl(int(raw))
-    except ValueError:
-        raise ConfigError(f"TTL must be a positive whole number of seconds, not {raw!r}") from None
+        return validate_ttl(int(digits))
     except EtcdError as err:
         raise ConfigError(err.detail) from None
 

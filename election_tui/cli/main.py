@@ -66,10 +66,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p = command("serve", "serve the dashboard to a browser through textual-serve")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback by default)")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=_port, default=8000, help="TCP port to listen on, 1-65535 (8000)")
     p.add_argument("--prefix", default="")
     p.add_argument("--demo", action="store_true")
     return parser
+
+
+def _port(raw: str) -> int:
+    """A TCP port in ASCII digits (int() would also take "٨٠٠٠", "+80" and "8_000")."""
+    if raw.isascii() and raw.isdigit() and len(raw) <= 5 and 0 < int(raw) < 65536:
+        return int(raw)
+    raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 65535, not {raw!r}")
 
 
 def _one_line(message: str) -> str:
@@ -146,8 +153,9 @@ def _run(args: argparse.Namespace) -> int:
 
             return asyncio.run(drill())
     if command == "serve":
-        from .serve import serve
+        from .serve import check_listen, serve
 
+        check_listen(args.host, args.port)  # before an embedded etcd starts for nothing
         with _cluster(config) as cluster:
             serve(cluster, host=args.host, port=args.port, prefix=args.prefix, demo=args.demo)
         return 0

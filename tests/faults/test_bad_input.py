@@ -7,6 +7,7 @@ import os
 import re
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ from rich.text import Text
 from textual.widgets import Button, Input, Label
 
 from election_tui.cli import main
+from election_tui.cli.commands import parse_ttl
 from election_tui.cli.flags import client_config
 from election_tui.cli.main import _defaults, _parser
 from election_tui.embedded import EmbeddedEtcd
@@ -309,6 +311,60 @@ def test_good_tls_files_pass_the_checks(tls_files: dict[str, Path]) -> None:
     _defaults(args)
     config = client_config(args, env={})
     assert (config.ca_cert, config.cert, config.key) == (tls_files["ca"], tls_files["cert"], tls_files["key"])
+
+
+_COMMANDS = {
+    "leader": ["leader", "e"],
+    "observe": ["observe", "e"],
+    "list": ["list"],
+    "campaign": ["campaign", "e", "v"],
+    "drill": ["drill", "resign"],
+    "serve": ["serve", "--port", "1"],  # would not start anyway: the check must come first
+    "dashboard": [],
+}
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf"])
+@pytest.mark.parametrize("flag", ["--dial-timeout", "--command-timeout"])
+@pytest.mark.parametrize("command", list(_COMMANDS))
+def test_a_timeout_that_is_not_a_positive_finite_number_is_refused_by_every_command(
+    command: str, flag: str, value: str
+) -> None:
+    """No endpoints: dashboard, serve and drill would start an embedded etcd; the check comes first."""
+    line = _refused([*_COMMANDS[command], f"{flag}={value}"])
+    assert f"{flag} must be a positive number of seconds" in line
+
+
+@pytest.mark.parametrize(
+    "ttl", ["²", "٣", "１０", "+5", "-5", " 5", "5 ", "1_0", "5.0", "0x10", "", "9" * 50, "9" * 5000]
+)
+def test_a_ttl_that_is_not_plain_ascii_digits_in_range_is_refused(ttl: str) -> None:
+    line = _refused(["campaign", "e", "v", f"--ttl={ttl}", *_unreached()])
+    assert "TTL" in line
+
+
+def test_a_ttl_may_have_leading_zeros() -> None:
+    assert parse_ttl("010") == 10
+
+
+@pytest.mark.parametrize("port", ["0", "65536", "99999", "-1", "+80", "٣", "8_000", "", "80.0", "9" * 50])
+def test_a_serve_port_out_of_range_is_refused(port: str) -> None:
+    line = _refused(["serve", f"--port={port}"])
+    assert "--port" in line and "1 to 65535" in line
+
+
+def test_serve_on_a_port_in_use_is_refused_before_anything_starts() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        line = _refused(["serve", "--port", str(port)])
+    assert f"cannot listen on 127.0.0.1:{port}" in line
+
+
+def test_serve_on_an_unknown_host_is_refused() -> None:
+    line = _refused(["serve", "--host", "no-such-host.invalid"])
+    assert "--host 'no-such-host.invalid'" in line
 
 
 # -- API ------------------------------------------------------------------------------------
