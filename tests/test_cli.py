@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import os
@@ -13,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import Grant, LineReader, eventually, stop_process
@@ -334,6 +336,80 @@ async def test_an_etcdctl_candidate_waits_behind_our_campaign_and_wins_when_we_s
             go_key = lines[lines.index(b"go-candidate") - 1]
             assert (await client.leader(name)).key == go_key
             assert elected["key"].encode() not in await candidate_keys(client, name)
+
+
+# -- lossless --json ------------------------------------------------------------------------
+
+ESC = b"\x1b[2J"  # a real ESC byte
+LITERAL = b"\\x1b[2J"  # the text backslash, x, 1, b: what ESC looks like once escaped
+NOT_UTF8 = b"\xff\xfe\x1b\x00bin"
+
+
+def _raw(record: dict[str, Any], field: str) -> bytes:
+    """The bytes a --json field stands for, by the documented rule (README, Headless commands)."""
+    if record.get(f"{field}_encoding") == "base64":
+        return base64.b64decode(record[field], validate=True)
+    assert f"{field}_encoding" not in record, record
+    text: str = record[field]
+    return text.encode("utf-8")
+
+
+def _arg(raw: bytes) -> str:
+    return os.fsdecode(raw)  # non-UTF-8 bytes reach argv as surrogate escapes, like a file name
+
+
+async def test_json_output_gives_back_the_exact_bytes_of_keys_and_values(
+    client: EtcdClient, grant: Grant, env: dict[str, str], prefix: bytes
+) -> None:
+    values = {prefix + b"esc": ESC, prefix + b"literal": LITERAL, prefix + b"bin\xff\x1b": NOT_UTF8}
+    keys = {name: (await client.campaign(name, await grant(), value)).key for name, value in values.items()}
+
+    for name, value in values.items():
+        done = await run(env, "leader", _arg(name), "--json")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.isascii() and "\x1b" not in done.stdout  # JSON escapes, never raw bytes
+        record = json.loads(done.stdout)
+        assert (_raw(record, "key"), _raw(record, "value")) == (keys[name], value)
+    listed = await run(env, "list", "--prefix", prefix.decode(), "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.isascii()
+    rows = {_raw(row, "name"): row for row in json.loads(listed.stdout)["elections"]}
+    assert rows.keys() == values.keys()
+    for name, row in rows.items():
+        assert (_raw(row, "leader"), _raw(row, "leader_key")) == (values[name], keys[name])
+
+
+async def test_json_of_an_esc_byte_differs_from_json_of_its_escaped_text(
+    client: EtcdClient, grant: Grant, env: dict[str, str], prefix: bytes
+) -> None:
+    for name, value in ((b"esc", ESC), (b"literal", LITERAL)):
+        await client.campaign(prefix + name, await grant(), value)
+
+    esc = json.loads((await run(env, "leader", (prefix + b"esc").decode(), "--json")).stdout)
+    literal = json.loads((await run(env, "leader", (prefix + b"literal").decode(), "--json")).stdout)
+    text = [(await run(env, "leader", (prefix + n).decode())).stdout for n in (b"esc", b"literal")]
+
+    assert (esc["value"], literal["value"]) == ("\x1b[2J", "\\x1b[2J")  # text, no marker
+    assert "value_encoding" not in esc and "value_encoding" not in literal
+    assert text == ["\\x1b[2J\n", "\\x1b[2J\n"]  # the terminal gets the escaped (lossy) display
+
+
+async def test_observe_and_campaign_json_give_back_bytes_that_are_not_utf8(
+    client: EtcdClient, grant: Grant, env: dict[str, str], prefix: bytes
+) -> None:
+    name = prefix + b"bin\xff"
+    with running(cli("campaign", _arg(name), _arg(NOT_UTF8[:2] + b"-v"), "--json"), env) as ours:
+        elected = json.loads((await ours.lines(1))[0])
+        held = await client.get(_raw(elected, "key"))
+        assert held is not None and held.value == b"\xff\xfe-v"
+        assert elected["key_encoding"] == "base64"
+        with running(cli("observe", _arg(name), "--json"), env) as observe:
+            seen = json.loads((await observe.lines(1))[0])
+        ours.proc.send_signal(signal.SIGTERM)
+        assert await ours.exit_code() == 0
+
+    assert (_raw(seen, "key"), _raw(seen, "value")) == (held.key, b"\xff\xfe-v")
+    assert seen["value_encoding"] == "base64"
 
 
 # -- bad input: exit 2, one line, no traceback ----------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import signal
@@ -24,25 +25,44 @@ from ..etcd import (
     to_bytes,
     validate_ttl,
 )
-from ..model import ElectionState, display
+from ..model import ElectionState, ElectionView, display
 from .flags import ConfigError
 
 LOST_EXIT = 1
 
 
 def _text(b: bytes) -> str:
-    """Untrusted bytes for a terminal or JSON: escaped, never cut."""
+    """Untrusted bytes for a terminal: escaped, never cut (lossy: for people, not for JSON)."""
     return display(b, limit=1 << 30)
 
 
+def json_bytes(record: dict[str, Any], field: str, raw: bytes) -> None:
+    """Put `raw` into a JSON record losslessly: as text if it is UTF-8, else as base64.
+
+    Valid UTF-8 goes in as a string (json.dumps escapes control characters itself: ESC is
+    "\\u001b", the text backslash-x-1-b is "\\\\x1b"). Anything else goes in as standard
+    base64 with `<field>_encoding: "base64"` beside it, so a reader can always get the bytes back.
+    """
+    try:
+        record[field] = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        record[field] = base64.b64encode(raw).decode("ascii")
+        record[f"{field}_encoding"] = "base64"
+
+
+def dumps(record: dict[str, Any]) -> str:
+    """One JSON line, ASCII only: nothing in it can drive a terminal."""
+    return json.dumps(record, ensure_ascii=True)
+
+
 def kv_json(kv: KeyValue) -> dict[str, Any]:
-    return {
-        "key": _text(kv.key),
-        "value": _text(kv.value),
-        "lease": format(kv.lease, "x"),
-        "create_revision": kv.create_revision,
-        "mod_revision": kv.mod_revision,
-    }
+    record: dict[str, Any] = {}
+    json_bytes(record, "key", kv.key)
+    json_bytes(record, "value", kv.value)
+    record.update(
+        lease=format(kv.lease, "x"), create_revision=kv.create_revision, mod_revision=kv.mod_revision
+    )
+    return record
 
 
 @contextlib.asynccontextmanager
@@ -70,10 +90,14 @@ def parse_name(raw: str) -> bytes:
 
 
 def parse_ttl(raw: str) -> int:
+    """`--ttl`: ASCII digits 0-9 only (int() would also take "٣", " 7", "+7" and "1_0")."""
+    if not (raw.isascii() and raw.isdigit()):
+        raise ConfigError(f"TTL must be a positive whole number of seconds in digits 0-9, not {raw!r}")
+    digits = raw.lstrip("0") or "0"
+    if len(digits) > 30:  # far beyond etcd's maximum; and int() refuses some 4300 digits
+        raise ConfigError(f"TTL {digits[:12]}… ({len(digits)} digits) is too large")
     try:
-        return validate_ttl(int(raw))
-    except ValueError:
-        raise ConfigError(f"TTL must be a positive whole number of seconds, not {raw!r}") from None
+        return validate_ttl(int(digits))
     except EtcdError as err:
         raise ConfigError(err.detail) from None
 
@@ -83,7 +107,7 @@ async def observe(config: ClientConfig, name: str, *, as_json: bool, out: TextIO
     election = parse_name(name)
     async with connected(config) as client:
         async for kv in client.observe(election):
-            line = json.dumps(kv_json(kv)) if as_json else _text(kv.value)
+            line = dumps(kv_json(kv)) if as_json else _text(kv.value)
             print(line, file=out, flush=True)
     return 0
 
@@ -96,7 +120,7 @@ async def leader(config: ClientConfig, name: str, *, as_json: bool, out: TextIO)
         except NoLeaderError:
             print(f"election {name!r} has no leader", file=sys.stderr)
             return 1
-    print(json.dumps(kv_json(kv)) if as_json else _text(kv.value), file=out)
+    print(dumps(kv_json(kv)) if as_json else _text(kv.value), file=out)
     return 0
 
 
@@ -110,16 +134,9 @@ async def list_elections(config: ClientConfig, prefix: str, *, as_json: bool, ou
         view = state.election(name)
         if view is None:
             continue
-        rows.append(
-            {
-                "name": _text(name),
-                "leader": _text(view.leader.value) if view.leader else None,
-                "leader_key": _text(view.leader.key) if view.leader else None,
-                "candidates": len(view.candidates),
-            }
-        )
+        rows.append(_list_row(name, view, as_json=as_json))
     if as_json:
-        print(json.dumps({"revision": snapshot.revision, "elections": rows}), file=out)
+        print(dumps({"revision": snapshot.revision, "elections": rows}), file=out)
         return 0
     if not rows:
         print(f"no elections under {prefix!r}", file=out)
@@ -129,6 +146,25 @@ async def list_elections(config: ClientConfig, prefix: str, *, as_json: bool, ou
     for r in rows:
         print(f"{r['name']:<{width}}  {r['candidates']:>10}  {r['leader'] or '-'}", file=out)
     return 0
+
+
+def _list_row(name: bytes, view: ElectionView, *, as_json: bool) -> dict[str, Any]:
+    """One election of `list`: lossless for --json, escaped for the terminal otherwise."""
+    if not as_json:
+        return {
+            "name": _text(name),
+            "leader": _text(view.leader.value) if view.leader else None,
+            "candidates": len(view.candidates),
+        }
+    row: dict[str, Any] = {}
+    json_bytes(row, "name", name)
+    if view.leader is None:
+        row.update(leader=None, leader_key=None)
+    else:
+        json_bytes(row, "leader", view.leader.value)
+        json_bytes(row, "leader_key", view.leader.key)
+    row["candidates"] = len(view.candidates)
+    return row
 
 
 async def campaign(
@@ -166,18 +202,10 @@ async def campaign(
             key = election.leader_key
             assert key is not None
             if as_json:
-                print(
-                    json.dumps(
-                        {
-                            "elected": True,
-                            "key": _text(key.key),
-                            "lease": format(key.lease, "x"),
-                            "rev": key.rev,
-                        }
-                    ),
-                    file=out,
-                    flush=True,
-                )
+                record: dict[str, Any] = {"elected": True}
+                json_bytes(record, "key", key.key)
+                record.update(lease=format(key.lease, "x"), rev=key.rev)
+                print(dumps(record), file=out, flush=True)
             else:
                 print(_text(key.key), file=out)
                 print(_text(to_bytes(value)), file=out, flush=True)

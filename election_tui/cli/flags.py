@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import ssl
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,9 +34,56 @@ def _path(value: str | None, what: str) -> Path | None:
     if not value:
         return None
     path = Path(value).expanduser()
-    if not path.is_file():
-        raise ConfigError(f"{what} {value!r} is not a readable file")
+    try:
+        if not path.exists():
+            raise ConfigError(f"{what} {value!r}: no such file")
+        if not path.is_file():
+            raise ConfigError(f"{what} {value!r} is not a regular file")
+    except OSError as err:  # e.g. a directory on the way we may not enter
+        raise ConfigError(f"{what} {value!r}: {err.strerror or err}") from None
     return path
+
+
+def _check_tls(config: ClientConfig, names: Mapping[str, str]) -> None:
+    """Read and parse the TLS files now, so a bad one is named before any connection attempt.
+
+    gRPC would only find out when it dials, log its complaint to stderr and keep retrying, which
+    looks like an unreachable cluster. `names` says which flag (or variable) gave each file.
+    """
+    try:
+        ca, key, cert = config.tls_files()
+    except EtcdError as err:
+        raise ConfigError(err.detail) from None
+    for data, path, name in (
+        (ca, config.ca_cert, "ca_cert"),
+        (cert, config.cert, "cert"),
+        (key, config.key, "key"),
+    ):
+        if data is not None and b"-----BEGIN" not in data:
+            raise ConfigError(f"{names[name]} {str(path)!r} is not a PEM file (no -----BEGIN line)")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    for data, path, name in ((ca, config.ca_cert, "ca_cert"), (cert, config.cert, "cert")):
+        if data is None:
+            continue
+        try:  # PEM text outside the -----BEGIN/END blocks is ASCII or ignored
+            context.load_verify_locations(cadata=data.decode("ascii", errors="ignore"))
+        except ssl.SSLError:
+            raise ConfigError(f"{names[name]} {str(path)!r} holds no valid PEM certificate") from None
+    if config.cert is not None and config.key is not None:
+        try:
+            context.load_cert_chain(config.cert, config.key, password=_no_password)
+        except ssl.SSLError as err:
+            if err.reason == "KEY_VALUES_MISMATCH":
+                problem = f"does not belong to the certificate {names['cert']} {str(config.cert)!r}"
+            else:
+                problem = "holds no usable PEM private key (an encrypted key must be decrypted first)"
+            raise ConfigError(f"{names['key']} {str(config.key)!r} {problem}") from None
+        except OSError as err:  # the files changed under us
+            raise ConfigError(f"cannot read {names['key']} {str(config.key)!r}: {err.strerror}") from None
+
+
+def _no_password() -> bytes:
+    return b""  # gRPC cannot decrypt a key: refuse it here rather than prompt on the terminal
 
 
 def client_config(
@@ -70,18 +118,30 @@ def client_config(
         for name, value in (("dial_timeout", args.dial_timeout), ("command_timeout", args.command_timeout))
         if value is not None
     }
+    files: dict[str, str | None] = {}
+    names: dict[str, str] = {}
+    for name, flag, variable in (
+        ("ca_cert", "--cacert", "ETCDCTL_CACERT"),
+        ("cert", "--cert", "ETCDCTL_CERT"),
+        ("key", "--key", "ETCDCTL_KEY"),
+    ):
+        given = getattr(args, flag.removeprefix("--"))
+        files[name] = given or env.get(variable)
+        names[name] = flag if given or not env.get(variable) else variable
     try:
-        return ClientConfig(
+        config = ClientConfig(
             endpoints=endpoints,
-            ca_cert=_path(args.cacert or env.get("ETCDCTL_CACERT"), "--cacert"),
-            cert=_path(args.cert or env.get("ETCDCTL_CERT"), "--cert"),
-            key=_path(args.key or env.get("ETCDCTL_KEY"), "--key"),
+            ca_cert=_path(files["ca_cert"], names["ca_cert"]),
+            cert=_path(files["cert"], names["cert"]),
+            key=_path(files["key"], names["key"]),
             user=user,
             password=password,
             **timeouts,
         )
     except EtcdError as err:
         raise ConfigError(err.detail) from None
+    _check_tls(config, names)
+    return config
 
 
 def as_flags(config: ClientConfig) -> list[str]:

@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import NoReturn
 
 from ..etcd import ClientConfig, EtcdError
+from ..model import display
 from .flags import ConfigError, add_connection_flags, client_config
 
 USAGE_EXIT = 2
@@ -27,7 +28,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, except that bad input gets one line on stderr (not the usage) and exit 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(USAGE_EXIT, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(USAGE_EXIT, f"{self.prog}: error: {_one_line(message)} (see --help)\n")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -65,10 +66,22 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p = command("serve", "serve the dashboard to a browser through textual-serve")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback by default)")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=_port, default=8000, help="TCP port to listen on, 1-65535 (8000)")
     p.add_argument("--prefix", default="")
     p.add_argument("--demo", action="store_true")
     return parser
+
+
+def _port(raw: str) -> int:
+    """A TCP port in ASCII digits (int() would also take "٨٠٠٠", "+80" and "8_000")."""
+    if raw.isascii() and raw.isdigit() and len(raw) <= 5 and 0 < int(raw) < 65536:
+        return int(raw)
+    raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 65535, not {raw!r}")
+
+
+def _one_line(message: str) -> str:
+    """An error for stderr: one line, and nothing in it (a key, a file name) can drive the terminal."""
+    return display(message.encode("utf-8", errors="backslashreplace"), limit=1 << 20)
 
 
 def _defaults(args: argparse.Namespace) -> None:
@@ -123,9 +136,12 @@ def _run(args: argparse.Namespace) -> int:
         )
     config = client_config(args)
     if command == "drill":
-        from ..drill import format_text, load_scenario, run_drill, to_json
+        from ..drill import ScenarioError, format_text, load_scenario, run_drill, to_json
 
-        scenario = load_scenario(args.file)
+        try:
+            scenario = load_scenario(args.file)
+        except ScenarioError as err:
+            raise ConfigError(str(err)) from None
         with _cluster(config) as cluster:
 
             async def drill() -> int:
@@ -137,8 +153,9 @@ def _run(args: argparse.Namespace) -> int:
 
             return asyncio.run(drill())
     if command == "serve":
-        from .serve import serve
+        from .serve import check_listen, serve
 
+        check_listen(args.host, args.port)  # before an embedded etcd starts for nothing
         with _cluster(config) as cluster:
             serve(cluster, host=args.host, port=args.port, prefix=args.prefix, demo=args.demo)
         return 0
@@ -154,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(args)
     except (ConfigError, EtcdError) as err:
-        print(f"election-tui: error: {err}", file=sys.stderr)
+        print(f"election-tui: error: {_one_line(str(err))}", file=sys.stderr)
         return USAGE_EXIT
     except KeyboardInterrupt:
         return 130

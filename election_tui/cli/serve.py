@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 import shlex
+import socket
 import sys
 
 from ..etcd import ClientConfig
-from .flags import as_flags
+from .flags import ConfigError, as_flags
 
 
 def dashboard_command(config: ClientConfig, *, prefix: str = "", demo: bool = False) -> str:
@@ -21,6 +22,22 @@ def dashboard_command(config: ClientConfig, *, prefix: str = "", demo: bool = Fa
     if demo:
         argv.append("--demo")
     return shlex.join(argv)
+
+
+def check_listen(host: str, port: int) -> None:
+    """Bind (and let go of) every address the server will listen on, so a taken port or an
+    unknown host is one clear line now instead of a traceback after the cluster started."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as err:
+        raise ConfigError(f"--host {host!r} is not an address to listen on ({err})") from None
+    for family, kind, proto, _name, address in infos:
+        try:
+            with socket.socket(family, kind, proto) as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp does
+                sock.bind(address)
+        except OSError as err:
+            raise ConfigError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
 
 
 def serve(config: ClientConfig, *, host: str, port: int, prefix: str = "", demo: bool = False) -> None:

@@ -49,6 +49,7 @@ _MAX_COUNT = 50
 _MAX_REPEAT = 50
 _MAX_WITHIN = 300.0
 _MAX_HOLD = 60.0
+_MAX_FILE_BYTES = 1 << 20  # a scenario is a few hundred bytes; never read a huge file whole
 
 
 class ScenarioError(ValueError):
@@ -157,16 +158,36 @@ def load_scenario(path_or_name: str | Path) -> Scenario:
     """Load a scenario file, or a shipped drill by its bare name (`"resign"`)."""
     if isinstance(path_or_name, Path) or _looks_like_path(path_or_name):
         path = Path(path_or_name)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as err:
-            raise ScenarioError(str(path), "", f"cannot be read ({err.strerror or err})") from err
-        return parse_scenario(text, source=path.name, default_name=path.stem)
+        return parse_scenario(_read_file(path), source=path.name, default_name=path.stem)
     shipped = _shipped_dir() / f"{path_or_name}.toml"
     if not shipped.is_file():
         names = ", ".join(shipped_scenarios()) or "none"
         raise ScenarioError(path_or_name, "", f"is neither a file nor a shipped drill (shipped: {names})")
     return parse_scenario(shipped.read_text(encoding="utf-8"), source=shipped.name, default_name=path_or_name)
+
+
+def _read_file(path: Path) -> str:
+    """The text of a scenario file; a missing, special, huge or non-UTF-8 file is a ScenarioError."""
+    source = str(path)
+    try:
+        if path.is_dir():
+            raise ScenarioError(source, "", "is a directory, not a scenario file")
+        if path.exists() and not path.is_file():
+            raise ScenarioError(source, "", "is not a regular file")  # a FIFO or a device never ends
+        with path.open("rb") as file:
+            data = file.read(_MAX_FILE_BYTES + 1)
+    except OSError as err:
+        raise ScenarioError(source, "", f"cannot be read ({err.strerror or err})") from err
+    if len(data) > _MAX_FILE_BYTES:
+        raise ScenarioError(
+            source, "", f"is too large for a scenario file (over {_MAX_FILE_BYTES >> 20} MiB)"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ScenarioError(
+            source, "", f"is not UTF-8 text (byte {err.start} is {data[err.start]:#04x})"
+        ) from err
 
 
 def _looks_like_path(text: str) -> bool:
@@ -179,6 +200,8 @@ def parse_scenario(text: str, *, source: str = "<string>", default_name: str | N
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ScenarioError(source, "", f"is not valid TOML: {err}") from err
+    except RecursionError:
+        raise ScenarioError(source, "", "is not valid TOML: nested too deeply") from None
     return _Parser(source).scenario(data, default_name)
 
 

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import re
 import secrets
 import signal
+import socket
 import subprocess
 import sys
+from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 from helpers import LineReader, eventually, stop_process
@@ -14,11 +19,15 @@ from rich.text import Text
 from textual.widgets import Button, Input, Label
 
 from election_tui.cli import main
+from election_tui.cli.commands import parse_ttl
+from election_tui.cli.flags import client_config
+from election_tui.cli.main import _defaults, _parser
 from election_tui.embedded import EmbeddedEtcd
 from election_tui.etcd import ClientConfig, EtcdClient, InvalidArgument, LeaderElection, RequestTooLarge
 from election_tui.live import LiveSession
 from election_tui.model import display
 from election_tui.sim import Candidate, Fleet, State
+from election_tui.testing import make_test_ca, make_unrelated_ca
 from election_tui.ui.app import ElectionApp
 from election_tui.ui.modals import LaunchScreen
 
@@ -120,6 +129,242 @@ def test_the_cli_campaign_echoes_its_value_escaped(etcd: EmbeddedEtcd, prefix: b
     finally:
         stop_process(proc)
     assert all(b"\x1b" not in line for line in lines), lines
+
+
+# -- CLI, in a child process: stderr is exactly one line, whatever was wrong ------------------
+
+# gRPC's C core logs in glog's format: a severity letter, MMDD, then the time.
+_GRPC_LOG = re.compile(r"^[DIWEF]\d{4} \d\d:\d\d:\d\d")
+_SHIPPED = "crash, expiry, partition, resign"
+
+
+def _refused(args: Sequence[str | bytes], env: dict[str, str] | None = None) -> str:
+    """Run the CLI (no ETCDCTL_* of the user's); it must exit 2 with one line and nothing else."""
+    done = run_cli(args, timeout=15, env=env)
+    assert done.code == 2, done
+    assert done.stdout == "", done
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("election-tui") and " error: " in lines[0], done.stderr
+    assert "Traceback" not in done.stderr and not _GRPC_LOG.match(lines[0]), done.stderr
+    assert "\x1b" not in done.stderr, done.stderr
+    return lines[0]
+
+
+def _unreached() -> list[str]:
+    return ["--endpoints", f"127.0.0.1:{closed_port()}"]
+
+
+_BAD_DRILLS = {
+    "syntax-error": ('name = "x"\nttl = \n', "is not valid TOML"),
+    "wrong-type": (
+        'election = "e"\nttl = "two"\n[[steps]]\naction = "hold"\nseconds = 1\n',
+        "ttl must be a whole number",
+    ),
+    "unknown-key": ('election = "e"\nttl = 2\ncolour = "red"\n', "colour is not a known field"),
+    "unknown-step-key": (
+        'election = "e"\nttl = 2\n[[steps]]\naction = "launch"\ncount = 2\nkount = 3\n',
+        "steps[0].kount is not a known field",
+    ),
+    "nested-too-deeply": ("a = " + "[" * 50_000, "is not valid TOML"),
+    "escape-in-a-key": ('"\\u001b[2J\\nx" = 1\n', "is not a known field"),
+}
+
+
+@pytest.mark.parametrize("content, says", list(_BAD_DRILLS.values()), ids=list(_BAD_DRILLS))
+def test_a_bad_drill_file_is_one_line_naming_the_file_and_what_is_wrong(
+    content: str, says: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "my-drill.toml"
+    path.write_text(content)
+
+    line = _refused(["drill", str(path)])  # no endpoints: no embedded etcd starts either
+
+    assert "my-drill.toml" in line and says in line
+
+
+def test_an_unknown_drill_name_lists_the_shipped_ones() -> None:
+    line = _refused(["drill", "nosuch"])
+    assert "nosuch" in line and f"(shipped: {_SHIPPED})" in line
+
+
+@pytest.mark.parametrize("kind", ["missing", "directory", "fifo", "not-utf8", "too-large", "unreadable"])
+def test_a_drill_file_that_cannot_be_read_is_one_line_naming_it(kind: str, tmp_path: Path) -> None:
+    path = tmp_path / "drill.toml"
+    says = {
+        "missing": "No such file",
+        "directory": "is a directory",
+        "fifo": "is not a regular file",
+        "not-utf8": "is not UTF-8",
+        "too-large": "too large",
+        "unreadable": "Permission denied",
+    }[kind]
+    if kind == "directory":
+        path.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(path)  # reading it would block forever
+    elif kind == "not-utf8":
+        path.write_bytes(b'name = "\xff"\n')
+    elif kind == "too-large":
+        path.write_bytes(b"# " + b"x" * (2 << 20))
+    elif kind == "unreadable":
+        if os.geteuid() == 0:
+            pytest.skip("root reads any file")
+        path.write_text('election = "e"\n')
+        path.chmod(0)
+
+    line = _refused(["drill", str(path)])
+
+    assert str(path) in line and says in line
+
+
+def test_an_argument_with_control_characters_stays_one_escaped_line() -> None:
+    line = _refused(["leader", "e", "x\x1b[2J\ny", *_unreached()])
+    assert "unrecognized arguments" in line and "\\x1b[2J\\ny" in line
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Good and bad TLS files: a CA with a client certificate, and files that only look like them."""
+    good = make_test_ca(tmp_path_factory.mktemp("ca"))
+    other_ca = make_unrelated_ca(tmp_path_factory.mktemp("other-ca"))
+    bad = tmp_path_factory.mktemp("bad")
+    (bad / "not-pem.pem").write_text("this is not a certificate\n")
+    (bad / "garbled.pem").write_text(
+        "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n"
+    )
+    return {
+        "ca": good.ca,
+        "cert": good.cert,
+        "key": good.key,
+        "other-key": other_ca.with_name("unrelated-ca-key.pem"),
+        "not-pem": bad / "not-pem.pem",
+        "garbled": bad / "garbled.pem",
+        "directory": bad,
+        "missing": bad / "missing.pem",
+        "eio": Path("/proc/self/mem"),  # a regular file whose read fails (EIO), even for root
+    }
+
+
+_BAD_TLS = {
+    "cacert-not-pem": (["--cacert", "{not-pem}"], "--cacert", "not-pem", "is not a PEM file"),
+    "cacert-garbled-pem": (["--cacert", "{garbled}"], "--cacert", "garbled", "no valid PEM certificate"),
+    "cacert-is-a-key": (["--cacert", "{key}"], "--cacert", "key", "no valid PEM certificate"),
+    "cacert-directory": (["--cacert", "{directory}"], "--cacert", "directory", "is not a regular file"),
+    "cacert-missing": (["--cacert", "{missing}"], "--cacert", "missing", "no such file"),
+    "cacert-read-fails": (["--cacert", "{eio}"], "--cacert", "eio", "cannot read"),
+    "cert-not-pem": (["--cert", "{not-pem}", "--key", "{key}"], "--cert", "not-pem", "is not a PEM file"),
+    "cert-is-a-key": (["--cert", "{key}", "--key", "{cert}"], "--cert", "key", "no valid PEM certificate"),
+    "key-not-pem": (["--cert", "{cert}", "--key", "{not-pem}"], "--key", "not-pem", "is not a PEM file"),
+    "key-garbled-pem": (
+        ["--cert", "{cert}", "--key", "{garbled}"],
+        "--key",
+        "garbled",
+        "no usable PEM private key",
+    ),
+    "key-of-another-cert": (
+        ["--cert", "{cert}", "--key", "{other-key}"],
+        "--key",
+        "other-key",
+        "does not belong",
+    ),
+}
+
+
+@pytest.mark.parametrize("flags, flag, file, says", list(_BAD_TLS.values()), ids=list(_BAD_TLS))
+def test_a_bad_tls_file_is_named_before_any_connection_attempt(
+    flags: list[str], flag: str, file: str, says: str, tls_files: dict[str, Path]
+) -> None:
+    args = [f.format_map({k: str(v) for k, v in tls_files.items()}) for f in flags]
+
+    line = _refused(["leader", "e", *args, *_unreached(), "--dial-timeout", "5"])
+
+    assert flag in line and f"'{tls_files[file]}'" in line and says in line
+    assert "cannot reach" not in line
+
+
+def test_a_tls_file_from_etcdctl_cacert_is_named_by_the_variable(tls_files: dict[str, Path]) -> None:
+    env = cli_env({"ETCDCTL_CACERT": str(tls_files["not-pem"])})
+    line = _refused(["leader", "e", *_unreached()], env=env)
+    assert f"ETCDCTL_CACERT '{tls_files['not-pem']}' is not a PEM file" in line
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_a_tls_file_without_read_permission_is_named(tls_files: dict[str, Path], tmp_path: Path) -> None:
+    locked = tmp_path / "ca.pem"
+    locked.write_bytes(tls_files["ca"].read_bytes())
+    locked.chmod(0)
+    line = _refused(["leader", "e", "--cacert", str(locked), *_unreached()])
+    assert f"'{locked}'" in line and "Permission denied" in line
+
+
+def test_good_tls_files_pass_the_checks(tls_files: dict[str, Path]) -> None:
+    flags = [
+        "--cacert",
+        str(tls_files["ca"]),
+        "--cert",
+        str(tls_files["cert"]),
+        "--key",
+        str(tls_files["key"]),
+    ]
+    args = _parser().parse_args([*flags, "leader", "e"])
+    _defaults(args)
+    config = client_config(args, env={})
+    assert (config.ca_cert, config.cert, config.key) == (tls_files["ca"], tls_files["cert"], tls_files["key"])
+
+
+_COMMANDS = {
+    "leader": ["leader", "e"],
+    "observe": ["observe", "e"],
+    "list": ["list"],
+    "campaign": ["campaign", "e", "v"],
+    "drill": ["drill", "resign"],
+    "serve": ["serve", "--port", "1"],  # would not start anyway: the check must come first
+    "dashboard": [],
+}
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf"])
+@pytest.mark.parametrize("flag", ["--dial-timeout", "--command-timeout"])
+@pytest.mark.parametrize("command", list(_COMMANDS))
+def test_a_timeout_that_is_not_a_positive_finite_number_is_refused_by_every_command(
+    command: str, flag: str, value: str
+) -> None:
+    """No endpoints: dashboard, serve and drill would start an embedded etcd; the check comes first."""
+    line = _refused([*_COMMANDS[command], f"{flag}={value}"])
+    assert f"{flag} must be a positive number of seconds" in line
+
+
+@pytest.mark.parametrize(
+    "ttl", ["²", "٣", "１０", "+5", "-5", " 5", "5 ", "1_0", "5.0", "0x10", "", "9" * 50, "9" * 5000]
+)
+def test_a_ttl_that_is_not_plain_ascii_digits_in_range_is_refused(ttl: str) -> None:
+    line = _refused(["campaign", "e", "v", f"--ttl={ttl}", *_unreached()])
+    assert "TTL" in line
+
+
+def test_a_ttl_may_have_leading_zeros() -> None:
+    assert parse_ttl("010") == 10
+
+
+@pytest.mark.parametrize("port", ["0", "65536", "99999", "-1", "+80", "٣", "8_000", "", "80.0", "9" * 50])
+def test_a_serve_port_out_of_range_is_refused(port: str) -> None:
+    line = _refused(["serve", f"--port={port}"])
+    assert "--port" in line and "1 to 65535" in line
+
+
+def test_serve_on_a_port_in_use_is_refused_before_anything_starts() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        line = _refused(["serve", "--port", str(port)])
+    assert f"cannot listen on 127.0.0.1:{port}" in line
+
+
+def test_serve_on_an_unknown_host_is_refused() -> None:
+    line = _refused(["serve", "--host", "no-such-host.invalid"])
+    assert "--host 'no-such-host.invalid'" in line
 
 
 # -- API ------------------------------------------------------------------------------------
