@@ -486,3 +486,21 @@ async def test_drill_resign_json_reports_each_fail_over(env: dict[str, str]) -> 
         assert failover["how"] == "resign" and failover["ok"] is True
         assert failover["new_key"] != failover["old_key"]
         assert 0 <= failover["gap"] <= failover["expect_within"]
+
+
+async def test_drill_pace_pauses_after_each_step_without_changing_the_figures(env: dict[str, str]) -> None:
+    pace = 0.5
+    done = await asyncio.to_thread(
+        subprocess.run,
+        cli("drill", "resign", "--json", "--pace", str(pace)),
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    pauses = 5 + 1  # resign.toml: after each of its 5 steps, and between its first step's 2 fail-overs
+    assert report["duration"] >= pauses * pace
+    assert all(f["ok"] and f["gap"] < pace for f in report["failovers"])

@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import NoReturn
 
 from ..etcd import ClientConfig, EtcdError
+from ..live import pace_problem
 from ..model import display
 from .flags import ConfigError, add_connection_flags, client_config
 
@@ -39,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     add_connection_flags(parser)
     parser.add_argument("--prefix", default="", help="watch only keys under this prefix (default: all)")
     parser.add_argument("--demo", action="store_true", help="launch a few candidates to show life at once")
+    parser.add_argument("--pace", type=_pace, default=0.0, help=_PACE_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def command(name: str, help: str) -> argparse.ArgumentParser:
@@ -64,12 +66,24 @@ def _parser() -> argparse.ArgumentParser:
     p = command("drill", "run a failover drill file (or a shipped one: resign, expiry, crash, partition)")
     p.add_argument("file")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--pace", type=_pace, default=0.0, help=_PACE_HELP)
     p = command("serve", "serve the dashboard to a browser through textual-serve")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback by default)")
     p.add_argument("--port", type=_port, default=8000, help="TCP port to listen on, 1-65535 (8000)")
     p.add_argument("--prefix", default="")
     p.add_argument("--demo", action="store_true")
+    p.add_argument("--pace", type=_pace, default=0.0, help=_PACE_HELP)
     return parser
+
+
+_PACE_HELP = "seconds a drill pauses after each step, so a room can follow (0)"
+
+
+def _pace(raw: str) -> float:
+    problem = pace_problem(raw)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"must be {problem}, not {raw!r}")
+    return float(raw)
 
 
 def _port(raw: str) -> int:
@@ -88,7 +102,7 @@ def _defaults(args: argparse.Namespace) -> None:
     for name in ("endpoints", "cacert", "cert", "key", "user", "dial_timeout", "command_timeout"):
         if not hasattr(args, name):
             setattr(args, name, None)
-    for name, value in (("json", False), ("prefix", ""), ("demo", False)):
+    for name, value in (("json", False), ("prefix", ""), ("demo", False), ("pace", 0.0)):
         if not hasattr(args, name):
             setattr(args, name, value)
 
@@ -147,7 +161,7 @@ def _run(args: argparse.Namespace) -> int:
             async def drill() -> int:
                 async with commands.connected(cluster) as client:
                     progress = None if args.json else (lambda line: print(line, file=sys.stderr))
-                    report = await run_drill(client, scenario, on_progress=progress)
+                    report = await run_drill(client, scenario, on_progress=progress, pace=args.pace)
                 print(json.dumps(to_json(report), indent=2) if args.json else format_text(report))
                 return 0 if report.ok else 1
 
@@ -157,12 +171,14 @@ def _run(args: argparse.Namespace) -> int:
 
         check_listen(args.host, args.port)  # before an embedded etcd starts for nothing
         with _cluster(config) as cluster:
-            serve(cluster, host=args.host, port=args.port, prefix=args.prefix, demo=args.demo)
+            serve(cluster, host=args.host, port=args.port, prefix=args.prefix, demo=args.demo, pace=args.pace)
         return 0
     from ..ui.app import run_dashboard
 
     with _cluster(config) as cluster:
-        return run_dashboard(cluster, prefix=args.prefix, demo=args.demo, embedded=not config.endpoints)
+        return run_dashboard(
+            cluster, prefix=args.prefix, demo=args.demo, embedded=not config.endpoints, pace=args.pace
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

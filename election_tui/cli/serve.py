@@ -15,12 +15,16 @@ from ..etcd import ClientConfig
 from .flags import ConfigError, as_flags
 
 
-def dashboard_command(config: ClientConfig, *, prefix: str = "", demo: bool = False) -> str:
+def dashboard_command(
+    config: ClientConfig, *, prefix: str = "", demo: bool = False, pace: float = 0.0
+) -> str:
     argv = [sys.executable, "-m", "election_tui", *as_flags(config)]
     if prefix:
         argv += ["--prefix", prefix]
     if demo:
         argv.append("--demo")
+    if pace:
+        argv += ["--pace", f"{pace:g}"]
     return shlex.join(argv)
 
 
@@ -40,12 +44,14 @@ def check_listen(host: str, port: int) -> None:
             raise ConfigError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
 
 
-def serve(config: ClientConfig, *, host: str, port: int, prefix: str = "", demo: bool = False) -> None:
+def serve(
+    config: ClientConfig, *, host: str, port: int, prefix: str = "", demo: bool = False, pace: float = 0.0
+) -> None:
     from textual_serve.server import Server
 
     if config.password:
         os.environ["ETCDCTL_PASSWORD"] = config.password  # children read it; never on a command line
-    command = dashboard_command(config, prefix=prefix, demo=demo)
+    command = dashboard_command(config, prefix=prefix, demo=demo, pace=pace)
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: serving on {host}: anyone who can reach it can drive your cluster", file=sys.stderr)
     Server(command, host=host, port=port, title="election-tui").serve()

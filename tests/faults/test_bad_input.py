@@ -353,6 +353,13 @@ def test_a_serve_port_out_of_range_is_refused(port: str) -> None:
     assert "--port" in line and "1 to 65535" in line
 
 
+@pytest.mark.parametrize("pace", ["-1", "61", "٣", "nan", "1e3", "", "0.0001"])
+@pytest.mark.parametrize("where", [[], ["drill", "resign"], ["serve"]], ids=["dashboard", "drill", "serve"])
+def test_a_pace_that_is_not_seconds_in_range_is_refused(where: list[str], pace: str) -> None:
+    line = _refused([*where, f"--pace={pace}"])
+    assert "--pace" in line and "seconds from 0 to 60" in line
+
+
 def test_serve_on_a_port_in_use_is_refused_before_anything_starts() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
