@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from election_tui.etcd import Event, EventType, KeyValue, candidate_key, parse_candidate_key
-from election_tui.model import Changes, ElectionState, LeaseClock, display, scopes, sees
+from election_tui.model import Changes, ElectionState, display, scopes, sees
 
 T = 100.0
 
@@ -336,40 +336,3 @@ def test_display_cuts_long_values_to_the_limit() -> None:
     assert cut == "x" * 9 + "…" and len(cut) == 10
     assert len(display(b"\x1b" * 1000, limit=10)) <= 10
     assert display(b"y" * 10_000_000).endswith("…")
-
-
-# ---- lease countdowns -----------------------------------------------------------------------
-
-
-def test_lease_clock_counts_down_from_the_last_answer_and_stops_at_zero() -> None:
-    clock = LeaseClock()
-    assert clock.remaining(7, 0.0) is None
-    clock.observe(7, 10, at=100.0)
-    assert clock.remaining(7, 102.5) == 7.5
-    assert clock.remaining(7, 200.0) == 0.0
-    clock.observe(7, -1, at=201.0)  # expired
-    assert clock.remaining(7, 201.0) == 0.0
-
-
-def test_lease_clock_ignores_an_answer_older_than_the_one_it_holds() -> None:
-    clock = LeaseClock()
-    clock.observe(7, 5, at=10.0)
-    clock.observe(7, 9, at=9.0)
-    assert clock.remaining(7, 10.0) == 5.0
-
-
-def test_lease_clock_asks_for_unknown_and_stale_leases_once_per_period() -> None:
-    clock = LeaseClock()
-    clock.observe(1, 10, at=100.0)
-    assert clock.due([1, 2, 2], now=100.5) == [2]
-    assert clock.due([1, 2], now=101.0) == [1, 2]
-    clock.asked([1, 2], at=101.0)
-    assert clock.due([1, 2], now=101.5) == []  # answers are in flight
-    assert clock.due([1, 2], now=102.0, every=1.0) == [1, 2]
-
-
-def test_lease_clock_forgets() -> None:
-    clock = LeaseClock()
-    clock.observe(1, 10, at=0.0)
-    clock.forget(1)
-    assert 1 not in clock and clock.remaining(1, 0.0) is None and clock.due([1], 0.0) == [1]
