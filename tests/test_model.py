@@ -273,6 +273,38 @@ def test_the_first_load_is_a_baseline_without_timeline() -> None:
     assert view is not None and view.terms == 1 and state.revision == 7
 
 
+def test_an_election_found_by_the_first_load_has_no_invented_change_time() -> None:
+    state = ElectionState()
+    state.load([kv(b"app", 0x1, b"a", 2), kv(b"app", 0x2, b"b", 3)], 7, T)
+    view = state.election(b"app")
+    assert view is not None
+    assert (view.last_change_time, view.last_change_revision) == (None, None)
+    assert (view.elected_time, view.elected_revision) == (None, None)
+
+
+def test_only_changes_seen_happening_get_a_time() -> None:
+    state = ElectionState()
+    state.load([kv(b"app", 0x1, b"a", 2), kv(b"app", 0x2, b"b", 3)], 7, T)
+    state.apply([put(b"app", 0x2, b"b", 3, 8)], 8, T + 1)  # a waiting candidate's put: no change
+    view = state.election(b"app")
+    assert view is not None and view.last_change_time is None
+    state.apply([put(b"app", 0x1, b"a2", 2, 9)], 9, T + 2)  # proclaimed
+    view = state.election(b"app")
+    assert view is not None and (view.last_change_revision, view.last_change_time) == (9, T + 2)
+    assert view.elected_time is None  # still the leader we found, elected we know not when
+    state.apply([delete(b"app", 0x1, 10)], 10, T + 3)
+    view = state.election(b"app")
+    assert view is not None and (view.elected_revision, view.elected_time) == (10, T + 3)
+
+
+def test_an_election_that_appears_later_is_dated_when_seen() -> None:
+    state = ElectionState()
+    state.load([], 1, T)
+    state.apply([put(b"new", 0x1, b"a", 2)], 2, T + 4)
+    view = state.election(b"new")
+    assert view is not None and (view.last_change_time, view.elected_time) == (T + 4, T + 4)
+
+
 def test_reload_reports_a_leader_that_vanished_while_away_and_its_successor() -> None:
     state = ElectionState()
     state.load([kv(b"app", 0x1, b"a", 2), kv(b"app", 0x2, b"b", 3)], 3, T)

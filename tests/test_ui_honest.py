@@ -55,6 +55,27 @@ async def external_candidate(client: EtcdClient, name: bytes, value: bytes) -> A
             await client.lease_revoke(lease)
 
 
+def changed(app: ElectionApp, name: bytes) -> str | None:
+    return app.elections.cell(name, "changed").plain if name in app.elections else None
+
+
+async def test_an_election_from_before_the_start_shows_its_leaders_revision_not_an_age(
+    etcd: EmbeddedEtcd, client: EtcdClient, prefix: bytes
+) -> None:
+    name = prefix + b"old"
+    async with (
+        external_candidate(client, name, b"a") as (lease, revision),  # before the app starts
+        running(etcd, prefix) as (app, pilot),
+    ):
+        await until(pilot, lambda: changed(app, name), "the election listed")
+        assert changed(app, name) == f"r{revision} before start"
+        await until(pilot, lambda: app.elections.cell(name, "ttl").plain.strip() not in ("", "…"), "a TTL")
+        assert changed(app, name) == f"r{revision} before start"  # ticks leave it be
+        await client.put(candidate_key(name, lease), b"b", lease=lease)  # proclaimed: seen happening
+        age = await until(pilot, lambda: re.fullmatch(r"\d+s", changed(app, name) or ""), "an age")
+        assert int(age.group(0)[:-1]) <= BOUND
+
+
 async def test_queue_ttl_cells_are_filled_at_once_when_it_is_rebuilt(
     etcd: EmbeddedEtcd, client: EtcdClient, prefix: bytes
 ) -> None:

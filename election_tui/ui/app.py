@@ -147,7 +147,7 @@ class ElectionApp(App[int]):
             state = self.live.state
             if changes.reset or changes.elections:
                 ttl = self.live.ttls(self.clock())
-                self.elections.sync(state, None if changes.reset else changes.elections, ttl)
+                self.elections.sync(state, None if changes.reset else changes.elections, ttl, self.wall())
                 if self.selected is None:
                     self.selected = self.elections.selected_name()
             if (
@@ -323,7 +323,7 @@ class ElectionApp(App[int]):
                 return
             self.filter_text = text
             self.elections.filter_text = text
-            self.elections.sync(self.live.state, None, self.live.ttls(self.clock()))
+            self.elections.sync(self.live.state, None, self.live.ttls(self.clock()), self.wall())
             self._show_status()
 
         self.push_screen(FilterScreen(self.filter_text), apply)

@@ -18,7 +18,7 @@ COLUMNS = (
     Column("TTL", "ttl", TTL_WIDTH),
     Column("Cands", "cands", 5, justify="right"),
     Column("Terms", "terms", 5, justify="right"),
-    Column("Changed", "changed", 7),
+    Column("Changed", "changed", 7, max_width=18),
 )
 
 
@@ -29,7 +29,7 @@ class ElectionsTable(LineTable[bytes]):
         super().__init__(COLUMNS, id=id)
         self.filter_text = ""
         self._leases: dict[bytes, int] = {}
-        self._changed_at: dict[bytes, float] = {}
+        self._changed_at: dict[bytes, float | None] = {}
 
     def selected_name(self) -> bytes | None:
         return self.cursor_key
@@ -37,12 +37,14 @@ class ElectionsTable(LineTable[bytes]):
     def _visible(self, name: bytes) -> bool:
         return not self.filter_text or self.filter_text.lower() in display(name, 200).lower()
 
-    def sync(self, state: ElectionState, changed: Iterable[bytes] | None, ttl: TTLLookup) -> None:
+    def sync(
+        self, state: ElectionState, changed: Iterable[bytes] | None, ttl: TTLLookup, wall: float
+    ) -> None:
         """Redraw the changed elections (all of them when `changed` is None), TTLs included."""
         if changed is None:
             names = [n for n in state.names() if self._visible(n)]
             for name in names:
-                self._show(state.election(name), ttl)
+                self._show(state.election(name), ttl, wall)
             self.set_order(names)
             return
         order: list[bytes] | None = None
@@ -54,18 +56,17 @@ class ElectionsTable(LineTable[bytes]):
                     order = order if order is not None else list(self.keys)
                     order.remove(name)
                 continue
-            self._show(view, ttl)
+            self._show(view, ttl, wall)
             if not present:
                 order = order if order is not None else list(self.keys)
                 bisect.insort(order, name)
         if order is not None:
             self.set_order(order)
 
-    def _show(self, view: ElectionView | None, ttl: TTLLookup) -> None:
+    def _show(self, view: ElectionView | None, ttl: TTLLookup, wall: float) -> None:
         if view is None:
             return
         leader = view.leader
-        old = self._cells.get(view.name)
         lease = leader.lease if leader else 0
         self._leases[view.name] = lease
         self._changed_at[view.name] = view.last_change_time
@@ -78,7 +79,7 @@ class ElectionsTable(LineTable[bytes]):
                 _ttl_cell(lease, ttl),  # now, not at the next tick: a new leader's, not the old one's
                 Text(str(len(view.candidates))),
                 Text(str(view.terms)),
-                old[6] if old else Text(""),
+                _changed_cell(view.last_change_time, leader.create_revision if leader else None, wall),
             ),
         )
 
@@ -95,9 +96,19 @@ class ElectionsTable(LineTable[bytes]):
         for name in self.visible_keys():
             row = list(self._cells[name])
             row[3] = _ttl_cell(self._leases.get(name, 0), ttl)
-            row[6] = Text(age(wall - self._changed_at.get(name, wall)), style="dim")
+            changed_at = self._changed_at.get(name)
+            if changed_at is not None:  # else "before start" stands: that age is not ours to tell
+                row[6] = _changed_cell(changed_at, None, wall)
             self.set_row(name, row)
 
 
 def _ttl_cell(lease: int, ttl: TTLLookup) -> Text:
     return ttl_bar(ttl(lease)) if lease else Text("")
+
+
+def _changed_cell(changed_at: float | None, leader_revision: int | None, wall: float) -> Text:
+    """The age of a change this process saw; else the leader's revision, "before start"."""
+    if changed_at is not None:
+        return Text(age(wall - changed_at), style="dim")
+    since = f"r{leader_revision} " if leader_revision is not None else ""
+    return Text(since + "before start", style="dim italic", no_wrap=True, overflow="ellipsis")
