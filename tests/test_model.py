@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from election_tui.etcd import Event, EventType, KeyValue, candidate_key, parse_candidate_key
-from election_tui.model import Changes, ElectionState, LeaseClock, display, scopes, sees
+from election_tui.model import Changes, ElectionState, display, scopes, sees
 
 T = 100.0
 
@@ -273,6 +273,38 @@ def test_the_first_load_is_a_baseline_without_timeline() -> None:
     assert view is not None and view.terms == 1 and state.revision == 7
 
 
+def test_an_election_found_by_the_first_load_has_no_invented_change_time() -> None:
+    state = ElectionState()
+    state.load([kv(b"app", 0x1, b"a", 2), kv(b"app", 0x2, b"b", 3)], 7, T)
+    view = state.election(b"app")
+    assert view is not None
+    assert (view.last_change_time, view.last_change_revision) == (None, None)
+    assert (view.elected_time, view.elected_revision) == (None, None)
+
+
+def test_only_changes_seen_happening_get_a_time() -> None:
+    state = ElectionState()
+    state.load([kv(b"app", 0x1, b"a", 2), kv(b"app", 0x2, b"b", 3)], 7, T)
+    state.apply([put(b"app", 0x2, b"b", 3, 8)], 8, T + 1)  # a waiting candidate's put: no change
+    view = state.election(b"app")
+    assert view is not None and view.last_change_time is None
+    state.apply([put(b"app", 0x1, b"a2", 2, 9)], 9, T + 2)  # proclaimed
+    view = state.election(b"app")
+    assert view is not None and (view.last_change_revision, view.last_change_time) == (9, T + 2)
+    assert view.elected_time is None  # still the leader we found, elected we know not when
+    state.apply([delete(b"app", 0x1, 10)], 10, T + 3)
+    view = state.election(b"app")
+    assert view is not None and (view.elected_revision, view.elected_time) == (10, T + 3)
+
+
+def test_an_election_that_appears_later_is_dated_when_seen() -> None:
+    state = ElectionState()
+    state.load([], 1, T)
+    state.apply([put(b"new", 0x1, b"a", 2)], 2, T + 4)
+    view = state.election(b"new")
+    assert view is not None and (view.last_change_time, view.elected_time) == (T + 4, T + 4)
+
+
 def test_reload_reports_a_leader_that_vanished_while_away_and_its_successor() -> None:
     state = ElectionState()
     state.load([kv(b"app", 0x1, b"a", 2), kv(b"app", 0x2, b"b", 3)], 3, T)
@@ -336,40 +368,3 @@ def test_display_cuts_long_values_to_the_limit() -> None:
     assert cut == "x" * 9 + "…" and len(cut) == 10
     assert len(display(b"\x1b" * 1000, limit=10)) <= 10
     assert display(b"y" * 10_000_000).endswith("…")
-
-
-# ---- lease countdowns -----------------------------------------------------------------------
-
-
-def test_lease_clock_counts_down_from_the_last_answer_and_stops_at_zero() -> None:
-    clock = LeaseClock()
-    assert clock.remaining(7, 0.0) is None
-    clock.observe(7, 10, at=100.0)
-    assert clock.remaining(7, 102.5) == 7.5
-    assert clock.remaining(7, 200.0) == 0.0
-    clock.observe(7, -1, at=201.0)  # expired
-    assert clock.remaining(7, 201.0) == 0.0
-
-
-def test_lease_clock_ignores_an_answer_older_than_the_one_it_holds() -> None:
-    clock = LeaseClock()
-    clock.observe(7, 5, at=10.0)
-    clock.observe(7, 9, at=9.0)
-    assert clock.remaining(7, 10.0) == 5.0
-
-
-def test_lease_clock_asks_for_unknown_and_stale_leases_once_per_period() -> None:
-    clock = LeaseClock()
-    clock.observe(1, 10, at=100.0)
-    assert clock.due([1, 2, 2], now=100.5) == [2]
-    assert clock.due([1, 2], now=101.0) == [1, 2]
-    clock.asked([1, 2], at=101.0)
-    assert clock.due([1, 2], now=101.5) == []  # answers are in flight
-    assert clock.due([1, 2], now=102.0, every=1.0) == [1, 2]
-
-
-def test_lease_clock_forgets() -> None:
-    clock = LeaseClock()
-    clock.observe(1, 10, at=0.0)
-    clock.forget(1)
-    assert 1 not in clock and clock.remaining(1, 0.0) is None and clock.due([1], 0.0) == [1]

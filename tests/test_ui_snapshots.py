@@ -142,8 +142,7 @@ def feed(dash: LiveSession, state: ElectionState) -> None:
     """Hand the stopped session a state, lease countdowns and a cluster line, as its loops would."""
     dash.state = state
     for i, lease in enumerate(sorted(L.values())):
-        dash.leases.observe(lease, 3 + i, CLOCK)
-        dash.granted[lease] = 10
+        dash.leases.observe(lease, 3 + i, CLOCK, granted=10)
     dash.cluster = ClusterInfo(
         endpoint="127.0.0.1:2379",
         connection="connected",

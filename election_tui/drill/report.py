@@ -196,6 +196,8 @@ def format_text(report: DrillReport, width: int = 100) -> str:
         f"drill {sc.name} ({sc.source}): election {election}, ttl {sc.ttl} s, "
         f"{report.candidates} candidates{took}",
         width,
+        break_long_words=False,  # an election name stays whole, to be found and copied
+        break_on_hyphens=False,
     )
     if sc.description:
         lines += textwrap.wrap(" ".join(sc.description.split()), width)

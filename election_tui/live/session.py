@@ -21,6 +21,8 @@ from ..etcd import (
     EtcdClient,
     EtcdError,
     InvalidArgument,
+    KeepAlive,
+    LeaseInfo,
     TransientError,
     WatchCompacted,
     WatchDisconnected,
@@ -29,7 +31,7 @@ from ..etcd import (
     WatchResumed,
     to_bytes,
 )
-from ..model import ElectionState, LeaseClock, TimelineEntry
+from ..model import ElectionState, LeaseClock, ShownTTL, TimelineEntry, TTLLookup
 from ..sim import Candidate, Fleet
 from .cluster import ClusterInfo, probe_members
 from .feed import Feed
@@ -67,7 +69,6 @@ class LiveSession:
         self.loaded = asyncio.Event()
         self.error: EtcdError | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self.granted: dict[int, int] = {}  # lease -> granted TTL, for the bars
         self.ttl_every = 0.25
 
     # -- views ------------------------------------------------------------------------------
@@ -207,20 +208,48 @@ class LiveSession:
             await asyncio.sleep(self.ttl_every)
 
     async def refresh_ttls(self, leases: Iterable[int]) -> None:
-        """Ask the server for the TTL of the leases on screen, each at most once a second."""
+        """Ask the server for the TTL of the leases on screen, each at most once a second.
+
+        Our own live leases are skipped: their keep-alives know better (see `ttls`).
+        """
+        own = self._own_keepalives()
         now = self.clock()
-        due = self.leases.due(leases, now)[:_TTL_BATCH]
+        due = self.leases.due((lease for lease in leases if lease not in own), now)[:_TTL_BATCH]
         if not due:
             return
         self.leases.asked(due, now)
-        answers = await asyncio.gather(
-            *(self.client.lease_time_to_live(lease) for lease in due), return_exceptions=True
-        )
-        at = self.clock()
+        answers = await asyncio.gather(*(self._time_to_live(lease) for lease in due), return_exceptions=True)
         for lease, answer in zip(due, answers, strict=True):
             if not isinstance(answer, BaseException):
-                self.leases.observe(lease, answer.ttl, at)
-                self.granted[lease] = answer.granted_ttl
+                info, answered = answer
+                self.leases.observe(lease, info.ttl, now, info.granted_ttl, answered=answered)
+
+    async def _time_to_live(self, lease: int) -> tuple[LeaseInfo, float]:
+        """One answer and when it came: the pair dates the server's whole-second answer."""
+        info = await self.client.lease_time_to_live(lease)
+        return info, self.clock()
+
+    def _own_keepalives(self) -> dict[int, KeepAlive]:
+        """Our candidates' leases whose keep-alive still vouches for them (not lost)."""
+        own: dict[int, KeepAlive] = {}
+        for candidate in self.fleet:
+            keepalive = candidate.keepalive
+            if keepalive is not None and not keepalive.lost and not candidate.state.terminal:
+                own[keepalive.lease_id] = keepalive
+        return own
+
+    def ttls(self, now: float) -> TTLLookup:
+        """What TTL cells draw at `now`: ours from their keep-alives, the rest by `LeaseClock.shown`."""
+        own = self._own_keepalives()
+        shown = self.leases.shown
+
+        def lookup(lease: int) -> ShownTTL | None:
+            keepalive = own.get(lease)
+            if keepalive is not None:
+                return ShownTTL.kept_alive(keepalive.remaining(), keepalive.granted_ttl)
+            return shown(lease, now)
+
+        return lookup
 
     # -- actions (they go to etcd; their effects come back through the watch) ----------------
 

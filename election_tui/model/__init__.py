@@ -5,7 +5,7 @@ No I/O, no asyncio, no grpc, no Textual: everything here is driven by values and
 
 from .candidates import CandidateKey
 from .keys import scopes, sees
-from .leases import LeaseClock
+from .leases import LeaseClock, ShownTTL, TTLLookup
 from .state import Changes, ElectionState, ElectionView
 from .text import display
 from .timeline import KIND_MEANINGS, KINDS, REMOVAL_REASONS, TimelineEntry
@@ -19,6 +19,8 @@ __all__ = [
     "ElectionState",
     "ElectionView",
     "LeaseClock",
+    "ShownTTL",
+    "TTLLookup",
     "TimelineEntry",
     "display",
     "scopes",

@@ -22,17 +22,19 @@ class ElectionView:
 
     `candidates` is the queue `Leader(name)` picks from: direct and nested candidates in create
     revision order, so `candidates[0]` is the leader. Revisions and times of changes are when
-    this process saw them (after a load that is the load's revision, not the original one).
+    this process saw them happen; None when they happened before it first looked (the first
+    load): nothing here invents a time it did not see. A later load (after a compaction or a
+    reconnect) dates what it finds changed by its own revision and time.
     """
 
     name: bytes
     candidates: tuple[CandidateKey, ...]
     leader: CandidateKey | None
     terms: int
-    last_change_revision: int
-    last_change_time: float
-    elected_revision: int
-    elected_time: float
+    last_change_revision: int | None
+    last_change_time: float | None
+    elected_revision: int | None
+    elected_time: float | None
 
     @property
     def value(self) -> bytes | None:
@@ -65,7 +67,7 @@ class _Meta:
         "terms",
     )
 
-    def __init__(self, history_limit: int, revision: int, now: float) -> None:
+    def __init__(self, history_limit: int, revision: int | None, now: float | None) -> None:
         self.terms = 0
         self.last_change_revision = revision
         self.last_change_time = now
@@ -172,7 +174,8 @@ class ElectionState:
             self._fresh = False
             self._index.reset(wanted.values())
             for name in self._index.names():
-                meta = self._meta[name] = _Meta(self._history_limit, revision, now)
+                # Elected before we looked: when, we cannot know.
+                meta = self._meta[name] = _Meta(self._history_limit, None, None)
                 meta.terms = 1
         else:
             index = self._index

@@ -165,7 +165,8 @@ class ElectionApp(App[int]):
         with self.batch_update():
             state = self.live.state
             if changes.reset or changes.elections:
-                self.elections.sync(state, None if changes.reset else changes.elections)
+                ttl = self.live.ttls(self.clock())
+                self.elections.sync(state, None if changes.reset else changes.elections, ttl, self.wall())
                 if self.selected is None:
                     self.selected = self.elections.selected_name()
             if (
@@ -184,10 +185,9 @@ class ElectionApp(App[int]):
     def _tick(self) -> None:
         if self.view_paused or self.live is None or self.feed is None or not self.is_running:
             return
-        now, wall = self.clock(), self.wall()
-        live = self.live
-        self.elections.tick(live.leases, live.granted, now, wall)
-        self.queue.tick(live.leases, live.granted, now)
+        ttl = self.live.ttls(self.clock())
+        self.elections.tick(ttl, self.wall())
+        self.queue.tick(ttl)
         self.fleet_table.tick()
         self.feed.show_leases(self.elections.visible_leases() + self.queue.leases())
 
@@ -196,7 +196,7 @@ class ElectionApp(App[int]):
         view = live.state.election(self.selected) if self.selected is not None else None
         # Ours whatever their state: a lost candidate whose key etcd still holds is still ours.
         ours = {c.key: c for c in live.fleet if c.key is not None}
-        self.queue.show(view, ours)
+        self.queue.show(view, ours, live.ttls(self.clock()))
         panel = self.query_one("#queue-panel")
         panel.border_title = f"Queue · {display(self.selected, 40)}" if self.selected else "Queue"
 
@@ -352,7 +352,7 @@ class ElectionApp(App[int]):
                 return
             self.filter_text = text
             self.elections.filter_text = text
-            self.elections.sync(self.live.state, None)
+            self.elections.sync(self.live.state, None, self.live.ttls(self.clock()), self.wall())
             self._show_status()
 
         self.push_screen(FilterScreen(self.filter_text), apply)

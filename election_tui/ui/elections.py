@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from rich.text import Text
 
-from ..model import ElectionState, ElectionView, LeaseClock, display
+from ..model import ElectionState, ElectionView, TTLLookup, display
 from .linetable import Column, LineTable
 from .render import TTL_WIDTH, age, lease_hex, literal, ttl_bar
 
@@ -18,7 +18,7 @@ COLUMNS = (
     Column("TTL", "ttl", TTL_WIDTH),
     Column("Cands", "cands", 5, justify="right"),
     Column("Terms", "terms", 5, justify="right"),
-    Column("Changed", "changed", 7),
+    Column("Changed", "changed", 7, max_width=18),
 )
 
 
@@ -29,7 +29,7 @@ class ElectionsTable(LineTable[bytes]):
         super().__init__(COLUMNS, id=id)
         self.filter_text = ""
         self._leases: dict[bytes, int] = {}
-        self._changed_at: dict[bytes, float] = {}
+        self._changed_at: dict[bytes, float | None] = {}
 
     def selected_name(self) -> bytes | None:
         return self.cursor_key
@@ -37,12 +37,14 @@ class ElectionsTable(LineTable[bytes]):
     def _visible(self, name: bytes) -> bool:
         return not self.filter_text or self.filter_text.lower() in display(name, 200).lower()
 
-    def sync(self, state: ElectionState, changed: Iterable[bytes] | None) -> None:
-        """Redraw the changed elections (all of them when `changed` is None)."""
+    def sync(
+        self, state: ElectionState, changed: Iterable[bytes] | None, ttl: TTLLookup, wall: float
+    ) -> None:
+        """Redraw the changed elections (all of them when `changed` is None), TTLs included."""
         if changed is None:
             names = [n for n in state.names() if self._visible(n)]
             for name in names:
-                self._show(state.election(name))
+                self._show(state.election(name), ttl, wall)
             self.set_order(names)
             return
         order: list[bytes] | None = None
@@ -54,30 +56,30 @@ class ElectionsTable(LineTable[bytes]):
                     order = order if order is not None else list(self.keys)
                     order.remove(name)
                 continue
-            self._show(view)
+            self._show(view, ttl, wall)
             if not present:
                 order = order if order is not None else list(self.keys)
                 bisect.insort(order, name)
         if order is not None:
             self.set_order(order)
 
-    def _show(self, view: ElectionView | None) -> None:
+    def _show(self, view: ElectionView | None, ttl: TTLLookup, wall: float) -> None:
         if view is None:
             return
         leader = view.leader
-        old = self._cells.get(view.name)
-        self._leases[view.name] = leader.lease if leader else 0
+        lease = leader.lease if leader else 0
+        self._leases[view.name] = lease
         self._changed_at[view.name] = view.last_change_time
         self.set_row(
             view.name,
             (
                 literal(view.name, 32, "bold"),
                 literal(leader.value, 24) if leader else Text("no leader", style="red italic"),
-                lease_hex(leader.lease if leader else 0, short=True),
-                old[3] if old else Text(""),  # countdowns are drawn by tick()
+                lease_hex(lease, short=True),
+                _ttl_cell(lease, ttl),  # now, not at the next tick: a new leader's, not the old one's
                 Text(str(len(view.candidates))),
                 Text(str(view.terms)),
-                old[6] if old else Text(""),
+                _changed_cell(view.last_change_time, leader.create_revision if leader else None, wall),
             ),
         )
 
@@ -89,11 +91,24 @@ class ElectionsTable(LineTable[bytes]):
     def visible_leases(self) -> list[int]:
         return [lease for name in self.visible_keys() if (lease := self._leases.get(name, 0))]
 
-    def tick(self, clock: LeaseClock, granted: dict[int, int], now: float, wall: float) -> None:
-        """Redraw countdowns and ages of the rows on screen only."""
+    def tick(self, ttl: TTLLookup, wall: float) -> None:
+        """Redraw TTLs and ages of the rows on screen only."""
         for name in self.visible_keys():
-            lease = self._leases.get(name, 0)
             row = list(self._cells[name])
-            row[3] = ttl_bar(clock.remaining(lease, now), granted.get(lease)) if lease else Text("")
-            row[6] = Text(age(wall - self._changed_at.get(name, wall)), style="dim")
+            row[3] = _ttl_cell(self._leases.get(name, 0), ttl)
+            changed_at = self._changed_at.get(name)
+            if changed_at is not None:  # else "before start" stands: that age is not ours to tell
+                row[6] = _changed_cell(changed_at, None, wall)
             self.set_row(name, row)
+
+
+def _ttl_cell(lease: int, ttl: TTLLookup) -> Text:
+    return ttl_bar(ttl(lease)) if lease else Text("")
+
+
+def _changed_cell(changed_at: float | None, leader_revision: int | None, wall: float) -> Text:
+    """The age of a change this process saw; else the leader's revision, "before start"."""
+    if changed_at is not None:
+        return Text(age(wall - changed_at), style="dim")
+    since = f"r{leader_revision} " if leader_revision is not None else ""
+    return Text(since + "before start", style="dim italic", no_wrap=True, overflow="ellipsis")

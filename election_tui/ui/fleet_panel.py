@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
-from ..model import ElectionState
+from ..model import ElectionState, ShownTTL
 from ..sim import Candidate, Fleet
 from .render import TTL_WIDTH, literal, state_text, ttl_bar
 
@@ -69,7 +69,7 @@ class FleetTable(DataTable[Text | str]):
         for key, cand in self._cands.items():
             remaining = cand.remaining()
             cell = (
-                ttl_bar(remaining, cand.ttl)
+                ttl_bar(ShownTTL.kept_alive(remaining, cand.ttl))
                 if remaining is not None and not cand.state.terminal
                 else Text("-")
             )

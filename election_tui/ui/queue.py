@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
-from ..model import ElectionView, LeaseClock
+from ..model import ElectionView, TTLLookup
 from ..sim import Candidate
 from .render import TTL_WIDTH, lease_hex, literal, state_text, ttl_bar
 
@@ -30,8 +30,11 @@ class QueueTable(DataTable[Text | str]):
         ):
             self.add_column(label, key=key, width=width)
 
-    def show(self, view: ElectionView | None, ours: dict[bytes, Candidate]) -> None:
-        """Rebuild from the view: queues are short, and a rebuild keeps positions exact."""
+    def show(self, view: ElectionView | None, ours: dict[bytes, Candidate], ttl: TTLLookup) -> None:
+        """Rebuild from the view: queues are short, and a rebuild keeps positions exact.
+
+        TTL cells are filled at once from `ttl`, not left blank until the next tick.
+        """
         selected = self.selected_key()
         self.clear()
         self._leases.clear()
@@ -53,7 +56,8 @@ class QueueTable(DataTable[Text | str]):
             if nested:
                 value.append(" ⤷" + cand.name[len(view.name) :].decode("utf-8", "replace")[:12], style="dim")
             pos = Text("★" if position == 0 else str(position), style="bold green" if position == 0 else "")
-            self.add_row(pos, value, lease_hex(cand.lease, short=True), Text(""), who, state, key=key)
+            ttl_cell = ttl_bar(ttl(cand.lease))
+            self.add_row(pos, value, lease_hex(cand.lease, short=True), ttl_cell, who, state, key=key)
             self._leases[key] = cand.lease
             self._keys[key] = cand.key
         if selected is not None and selected.hex() in self._keys:
@@ -68,6 +72,6 @@ class QueueTable(DataTable[Text | str]):
     def leases(self) -> list[int]:
         return list(self._leases.values())
 
-    def tick(self, clock: LeaseClock, granted: dict[int, int], now: float) -> None:
+    def tick(self, ttl: TTLLookup) -> None:
         for key, lease in self._leases.items():
-            self.update_cell(key, "ttl", ttl_bar(clock.remaining(lease, now), granted.get(lease)))
+            self.update_cell(key, "ttl", ttl_bar(ttl(lease)))

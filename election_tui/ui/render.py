@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from ..model import display
+from ..model import ShownTTL, display
 
 BAR_WIDTH = 6
 
@@ -25,12 +25,18 @@ def lease_hex(lease: int, short: bool = False) -> Text:
 TTL_WIDTH = BAR_WIDTH + 7
 
 
-def ttl_bar(remaining: float | None, granted: float | None) -> Text:
-    """`███▌░░░░ 7.3s`: a countdown that reads at a glance; red when under a third."""
-    if remaining is None:
+def ttl_bar(shown: ShownTTL | None) -> Text:
+    """`███▌░░  7.3s`: a TTL that reads at a glance; red when under a third of the grant.
+
+    The number is never better than what is known: "≥3s" is etcd's word held between polls, a
+    decimal falls with the clock (our own leases, or one left to expire), "gone" is etcd's -1.
+    """
+    if shown is None:
         return Text("…", style="dim")
-    full = max(granted or remaining, 0.001)
-    frac = max(0.0, min(1.0, remaining / full))
+    if shown.gone:
+        return Text("░" * BAR_WIDTH, style="dim").append("  gone", style="magenta")
+    low = shown.low
+    frac = max(0.0, min(1.0, low / max(shown.granted or shown.high, 0.001)))
     cells = frac * BAR_WIDTH
     whole = int(cells)
     half = "▌" if cells - whole >= 0.5 and whole < BAR_WIDTH else ""
@@ -38,7 +44,10 @@ def ttl_bar(remaining: float | None, granted: float | None) -> Text:
     style = "red" if frac < 1 / 3 else "yellow" if frac < 2 / 3 else "green"
     text = Text(bar, style=style)
     text.append("░" * (BAR_WIDTH - len(bar)), style="dim")
-    text.append(f" {remaining:4.1f}s")
+    if shown.counting:
+        text.append(f" {low:4.1f}s")
+    else:
+        text.append(f" {'<1' if low < 1 else f'≥{int(low)}':>4}s")
     return text
 
 
