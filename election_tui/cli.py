@@ -85,6 +85,7 @@ def _cluster(config: ConnectionConfig) -> Iterator[ConnectionConfig]:
     if config.endpoints:
         yield config
         return
+    from ._exits import last_resort
     from .embedded import EmbeddedEtcd, EmbeddedEtcdError
 
     etcd = EmbeddedEtcd()
@@ -93,10 +94,11 @@ def _cluster(config: ConnectionConfig) -> Iterator[ConnectionConfig]:
         etcd.start()
     except EmbeddedEtcdError as err:
         raise ConfigError(str(err)) from None
-    try:
-        yield ConnectionConfig(endpoints=tuple(etcd.endpoints))
-    finally:
-        etcd.stop()
+    with last_resort(etcd.kill):  # a hard exit must not leave it behind either
+        try:
+            yield ConnectionConfig(endpoints=tuple(etcd.endpoints))
+        finally:
+            etcd.stop()
 
 
 def _run(args: argparse.Namespace) -> int:
