@@ -177,23 +177,19 @@ class ServedDriver(WebDriver):
         super().on_meta(packet_type, payload)
 
     def write(self, data: str) -> None:
-        if not self._server_gone.is_set():
-            try:
-                super().write(data)
-            except OSError as err:
-                self._gone(f"writing to textual-serve failed: {err}")
+        self._write_or_let_go(WebDriver.write, data)
 
     def write_meta(self, data: dict[str, object]) -> None:
-        if not self._server_gone.is_set():
-            try:
-                super().write_meta(data)
-            except OSError as err:
-                self._gone(f"writing to textual-serve failed: {err}")
+        self._write_or_let_go(WebDriver.write_meta, data)
 
     def write_binary_encoded(self, data: tuple[str | bytes, ...]) -> None:
+        self._write_or_let_go(WebDriver.write_binary_encoded, data)
+
+    def _write_or_let_go(self, write: Callable[[WebDriver, Any], None], data: Any) -> None:
+        """A write to textual-serve's pipe; a broken pipe means the server is gone, and then so are we."""
         if not self._server_gone.is_set():
             try:
-                super().write_binary_encoded(data)
+                write(self, data)
             except OSError as err:
                 self._gone(f"writing to textual-serve failed: {err}")
 

@@ -19,7 +19,6 @@ import select
 import shlex
 import shutil
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -38,7 +37,7 @@ from election_tui.dashboard import DEMO_ELECTIONS
 from election_tui.embedded import EmbeddedEtcd
 from election_tui.etcd import EtcdClient
 
-from ._support import alive, children, cli_env, cmdline, descendants, etcd_data_root, wchan
+from ._support import alive, children, cli_env, closed_port, cmdline, descendants, etcd_data_root, wchan
 
 pytestmark = pytest.mark.fault
 
@@ -301,7 +300,7 @@ async def test_sigterm_ends_an_app_stuck_on_a_stalled_terminal(
         start = time.monotonic()
         for _ in range(sigterms):
             term.proc.send_signal(signal.SIGTERM)
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.1)  # apart, so that the kernel does not merge two into one pending
         code = await asyncio.to_thread(term.proc.wait, 15)
         took = time.monotonic() - start
     finally:
@@ -345,18 +344,11 @@ async def test_sigkill_of_the_app_takes_its_etcd_along(clients) -> None:
 # --------------------------------------------------------------------------- under textual-serve
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 class Served:
     """`election-tui serve` of our own, and the app processes it starts for each browser."""
 
     def __init__(self, *args: str) -> None:
-        self.port = _free_port()
+        self.port = closed_port()  # free now; serve binds it
         self.proc = subprocess.Popen(
             cli("serve", "--port", str(self.port), *args),
             stdin=subprocess.DEVNULL,
