@@ -14,17 +14,21 @@ from __future__ import annotations
 
 import atexit
 import os
+import queue
 import secrets
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self, TypeVar
 
 import grpc
 
@@ -162,6 +166,79 @@ def _probe_channel(address: str, ca: Path | None) -> grpc.Channel:
     return grpc.secure_channel(address, creds, options=_PROBE_CHANNEL_OPTIONS)
 
 
+# --------------------------------------------------------------------------- parent death
+#
+# A child etcd must not outlive us, even when we are SIGKILLed and run no cleanup at all. On Linux
+# the child asks the kernel for that itself: PR_SET_PDEATHSIG (prctl) SIGKILLs it when its parent
+# dies (SIGKILL, not SIGTERM: an orphan may be SIGSTOPped by a fault test, and its data is
+# throwaway). Two traps shape how:
+# - `preexec_fn` would run Python in the forked child of a multi-threaded process (gRPC, Textual
+#   and asyncio threads): it can deadlock on a lock another thread held at the fork. Instead a
+#   fresh interpreter (-I -S, nothing imported but ctypes) sets the flag on itself, checks that
+#   the process that launched it is still its parent, and execs etcd: the same PID, flag kept.
+# - the kernel's "parent" is the *thread* that forked: an etcd forked from a short-lived thread
+#   (`asyncio.to_thread(member.restart)`) would die with that thread. So every etcd is forked
+#   from one daemon thread that lives as long as the process.
+# A watchdog pipe that etcd's side watches would need a process of ours between us and etcd, so
+# the PID we hold would not be etcd's, and kill / pause / restart by PID rely on it being so.
+
+_PARENT_DEATH_SHIM = """\
+import ctypes, os, signal, sys
+prctl = ctypes.CDLL(None, use_errno=True).prctl
+prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+if prctl(1, signal.SIGKILL, 0, 0, 0) != 0:  # 1: PR_SET_PDEATHSIG
+    sys.exit("prctl(PR_SET_PDEATHSIG) failed: " + os.strerror(ctypes.get_errno()))
+if os.getppid() != int(sys.argv[1]):
+    sys.exit("the process that launched etcd is gone already")
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+T = TypeVar("T")
+
+
+def _dies_with_us(argv: list[str]) -> list[str]:
+    """`argv` run through the parent-death shim (Linux; elsewhere as it is)."""
+    if not sys.platform.startswith("linux") or not sys.executable:
+        return argv
+    return [sys.executable, "-I", "-S", "-c", _PARENT_DEATH_SHIM, str(os.getpid()), *argv]
+
+
+class _Forker:
+    """Runs each etcd's Popen on one daemon thread that lives as long as the process (see above)."""
+
+    def __init__(self) -> None:
+        self._reset()
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._reset)  # the thread stays behind in a fork
+
+    def _reset(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def run(self, job: Callable[[], T]) -> T:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._serve, name="etcd-forker", daemon=True)
+                self._thread.start()
+        done: Future[T] = Future()
+        self._jobs.put((job, done))
+        return done.result()
+
+    def _serve(self) -> None:
+        # Not a polling loop: it sleeps in get() until a launch; it must live as long as its
+        # children, i.e. as long as the process.
+        while True:
+            job, done = self._jobs.get()
+            try:
+                done.set_result(job())
+            except BaseException as err:
+                done.set_exception(err)
+
+
+_FORKER = _Forker()
+
+
 # --------------------------------------------------------------------------- members
 
 
@@ -237,15 +314,17 @@ class EmbeddedMember:
             raise EmbeddedEtcdError(f"etcd member {self.name} is already running (pid {self.pid})")
         with self.log_path.open("ab") as log:
             self._log_offset = log.tell()
-            self._proc = subprocess.Popen(
-                self._argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=_child_env("ETCD_"),
-                # Our own process group: a Ctrl+C in the terminal must not kill etcd before
-                # the app has revoked its leases.
-                start_new_session=True,
+            self._proc = _FORKER.run(
+                lambda: subprocess.Popen(
+                    _dies_with_us(self._argv),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=_child_env("ETCD_"),
+                    # Our own process group: a Ctrl+C in the terminal must not kill etcd before
+                    # the app has revoked its leases.
+                    start_new_session=True,
+                )
             )
         self._paused = False
 
@@ -560,6 +639,18 @@ class EmbeddedEtcd:
         deadline = time.monotonic() + _STOP_GRACE
         for member in remaining:
             member._reap(deadline)
+        if self._data_root is not None:
+            shutil.rmtree(self._data_root, ignore_errors=True)
+
+    def kill(self) -> None:
+        """SIGKILL every member and remove the directory, now: for a process that must end at once.
+
+        Safe from another thread while `stop()` runs (each member is killed by its own Popen).
+        """
+        self._running = False
+        atexit.unregister(self.stop)
+        for member in list(self._members):
+            member.kill()
         if self._data_root is not None:
             shutil.rmtree(self._data_root, ignore_errors=True)
 

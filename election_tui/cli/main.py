@@ -113,6 +113,7 @@ def _cluster(config: ClientConfig) -> Iterator[ClientConfig]:
     if config.endpoints:
         yield config
         return
+    from .._exits import last_resort
     from ..embedded import EmbeddedEtcd, EmbeddedEtcdError
 
     etcd = EmbeddedEtcd()
@@ -121,10 +122,11 @@ def _cluster(config: ClientConfig) -> Iterator[ClientConfig]:
         etcd.start()
     except EmbeddedEtcdError as err:
         raise ConfigError(str(err)) from None
-    try:
-        yield replace(config, endpoints=tuple(etcd.endpoints))
-    finally:
-        etcd.stop()
+    with last_resort(etcd.kill):  # a hard exit must not leave it behind either
+        try:
+            yield replace(config, endpoints=tuple(etcd.endpoints))
+        finally:
+            etcd.stop()
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -6,13 +6,20 @@ of this command when no endpoint was given), so a room can watch one projector.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shlex
 import socket
 import sys
+from typing import Any
 
 from ..etcd import ClientConfig
 from .flags import ConfigError, as_flags
+
+# Stopping `serve` waits this long for the dashboards to end by themselves (each revokes its leases
+# within its own bound, see ui/app.py); the rest end on their own when our pipes close.
+SESSIONS_BUDGET = 5.0
+DEFAULT_FONT_SIZE = 16  # textual-serve's own
 
 
 def dashboard_command(
@@ -44,10 +51,58 @@ def check_listen(host: str, port: int) -> None:
             raise ConfigError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
 
 
-def serve(
-    config: ClientConfig, *, host: str, port: int, prefix: str = "", demo: bool = False, pace: float = 0.0
-) -> None:
+def _server_class(font_size: int) -> Any:
+    from aiohttp import web
     from textual_serve.server import Server
+
+    class SessionsServer(Server):
+        """textual-serve's server, except that stopping it ends every browser's dashboard at once,
+        and a page opened without `?fontsize=` gets ours (a projector wants large type).
+
+        aiohttp's graceful stop waits (up to 60 s) for open websockets, and textual-serve leaves them
+        open, so with a browser connected `serve` ignored SIGTERM that long. Cancelling a session
+        makes textual-serve tell its app to quit and wait until the app has exited.
+        """
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._sessions: set[asyncio.Task[Any]] = set()
+
+        async def handle_index(self, request: web.Request) -> Any:
+            if font_size != DEFAULT_FONT_SIZE and "fontsize" not in request.query:
+                raise web.HTTPFound(request.rel_url.update_query(fontsize=str(font_size)))
+            return await super().handle_index(request)
+
+        async def handle_websocket(self, request: Any) -> Any:
+            task = asyncio.current_task()
+            assert task is not None
+            self._sessions.add(task)
+            try:
+                return await super().handle_websocket(request)
+            finally:
+                self._sessions.discard(task)
+
+        async def on_shutdown(self, app: Any) -> None:
+            sessions = set(self._sessions)
+            for task in sessions:
+                task.cancel()
+            if sessions:
+                await asyncio.wait(sessions, timeout=SESSIONS_BUDGET)
+
+    return SessionsServer
+
+
+def serve(
+    config: ClientConfig,
+    *,
+    host: str,
+    port: int,
+    prefix: str = "",
+    demo: bool = False,
+    pace: float = 0.0,
+    font_size: int = DEFAULT_FONT_SIZE,
+) -> None:
+    Server = _server_class(font_size)
 
     if config.password:
         os.environ["ETCDCTL_PASSWORD"] = config.password  # children read it; never on a command line

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import signal
@@ -15,17 +16,20 @@ from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container, Vertical
+from textual.driver import Driver
 from textual.events import Resize
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Static
 
+from .. import _exits
 from ..etcd import ClientConfig, EtcdClient, EtcdError
 from ..live import Feed, LaunchRequest, LiveSession
 from ..model import display
 from ..sim import Candidate, CandidateError
 from .actions import ACTIONS, BY_NAME, bindings, candidate_keys_hint
+from .drivers import TerminalLost, sturdy_driver
 from .elections import ElectionsTable
 from .fleet_panel import FleetTable
 from .help import HelpScreen
@@ -40,6 +44,11 @@ FRAME = 1 / 20  # redraw at most 20 times a second, however many events arrive
 TICK = 0.25  # countdowns
 NARROW = 120
 _TABLES = ("elections", "queue", "fleet")  # ids of the tables whose rows actions act on
+# Every way out revokes our leases first, within this many seconds (an unreachable etcd cannot
+# make it wait longer); the rest of the exit must fit in _exits.GRACE too.
+REVOKE_BUDGET = 1.0
+CLOSE_BUDGET = 0.3  # closing the client's channels
+LAST_RESORT_REVOKE = 0.25  # the watchdog's own try, when the loop never got to revoke
 
 
 class ElectionApp(App[int]):
@@ -128,6 +137,9 @@ class ElectionApp(App[int]):
         else:
             text.append("\nAny client's election shows up here, e.g. `etcdctl elect NAME VALUE`.")
         return text
+
+    def get_driver_class(self) -> type[Driver]:
+        return sturdy_driver(super().get_driver_class())
 
     def on_resize(self, event: Resize) -> None:
         self.screen.set_class(event.size.width < NARROW, "narrow")
@@ -426,11 +438,19 @@ class ElectionApp(App[int]):
         self.push_screen(HelpScreen())
 
     async def action_quit(self) -> None:
+        await self.quit_session(0)
+
+    async def quit_session(self, code: int) -> None:
+        """Revoke our leases, then exit with `code` (0 asked for; 129 the terminal went away)."""
         await self.shutdown_session()
-        self.exit(0)
+        self.exit(code, return_code=code)
+
+    async def on_terminal_lost(self, message: TerminalLost) -> None:
+        self.log.warning(f"quitting: {message.why}")
+        await self.quit_session(_exits.HANGUP_EXIT)
 
     async def shutdown_session(self) -> None:
-        """Revoke every lease we created, then close the client (idempotent)."""
+        """Revoke every lease we created, then close the client (idempotent, bounded in time)."""
         if self._session_closed:
             return
         self._session_closed = True
@@ -440,11 +460,29 @@ class ElectionApp(App[int]):
             if len(self.live.fleet):
                 self.notify(f"revoking {len(self.live.fleet.lease_ids())} lease(s)…", timeout=2)
             try:
-                await asyncio.wait_for(self.live.close(), 10)
+                await asyncio.wait_for(self.live.close(), REVOKE_BUDGET)
             except (TimeoutError, EtcdError) as err:
-                self.log.error(f"leases may remain: {err}")
+                self.log.error(f"leases may remain until their TTL: {err!r}")
         if self.client is not None:
-            await self.client.aclose()
+            try:
+                await asyncio.wait_for(self.client.aclose(), CLOSE_BUDGET)
+            except TimeoutError:
+                self.log.error("the etcd client did not close in time")
+
+    def revoke_left_now(self) -> None:
+        """The watchdog's last resort, on its own thread: revoke our leases over a new connection.
+
+        Only when the orderly revoke never started (the loop was stuck before it); if it ran, it
+        had its bounded chance, and an etcd that did not answer then will not answer now.
+        """
+        if self._session_closed or self.live is None:
+            return
+        try:
+            lease_ids = sorted(self.live.fleet.lease_ids())
+        except RuntimeError:  # changed under our feet: the loop is alive and quitting after all
+            return
+        if lease_ids:
+            asyncio.run(_revoke(self.config, lease_ids, LAST_RESORT_REVOKE))
 
     async def on_unmount(self) -> None:
         await self.shutdown_session()
@@ -459,19 +497,39 @@ class ElectionApp(App[int]):
             )
 
 
+async def _revoke(config: ClientConfig, lease_ids: list[int], budget: float) -> None:
+    client = EtcdClient(config)
+    try:
+        async with asyncio.timeout(budget):
+            await asyncio.gather(*(client.lease_revoke(i) for i in lease_ids), return_exceptions=True)
+    finally:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(budget):
+                await client.aclose()
+
+
 def run_dashboard(
     config: ClientConfig, *, prefix: str = "", demo: bool = False, embedded: bool = False, pace: float = 0.0
 ) -> int:
-    """Run the app; SIGTERM and SIGHUP quit like q does, so no lease is left behind."""
+    """Run the app as this process's main; every way out revokes our leases first.
+
+    q and Ctrl+C exit 0, and so do SIGTERM and SIGINT; SIGHUP or a terminal that went away exits
+    129. A way out that gets stuck ends the process anyway (`_exits`: 128 + the signal's number).
+    """
     app = ElectionApp(config, prefix=prefix.encode(), demo=demo, embedded=embedded, pace=pace)
 
-    async def main() -> int | None:
+    async def main() -> int:
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            loop.add_signal_handler(sig, lambda: app.call_later(app.action_quit))
-        try:
-            return await app.run_async()
-        finally:
-            await app.shutdown_session()  # also when the terminal vanished under the app
 
-    return asyncio.run(main()) or 0
+        def on_signal(signum: int) -> None:  # in signal context: hand over to the loop, no more
+            code = _exits.HANGUP_EXIT if signum == signal.SIGHUP else 0
+            loop.call_soon_threadsafe(app.call_later, app.quit_session, code)
+
+        with _exits.quit_signals(on_signal), _exits.last_resort(app.revoke_left_now):
+            try:
+                await app.run_async()
+            finally:
+                await app.shutdown_session()  # also when Textual ended the app by itself
+        return app.return_code or 0
+
+    return asyncio.run(main())
