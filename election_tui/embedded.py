@@ -24,7 +24,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
@@ -32,6 +32,7 @@ from typing import Any, Self, TypeVar
 
 import grpc
 
+from election_tui.etcd import Backoff
 from election_tui.etcd._pb import rpc_pb2, rpc_pb2_grpc
 from election_tui.testing.tls import TlsFiles
 
@@ -150,13 +151,6 @@ def _task_stopped(stat: Path) -> bool:
         return True  # the thread is gone; it cannot answer either
     # The state follows the parenthesised command name, which may itself contain spaces.
     return text[text.rindex(")") + 2 :][:1] in ("T", "t")
-
-
-def _backoff() -> Iterator[float]:
-    delay = 0.02
-    while True:
-        yield delay
-        delay = min(delay * 1.5, 0.25)
 
 
 def _probe_channel(address: str, ca: Path | None) -> grpc.Channel:
@@ -422,7 +416,8 @@ class EmbeddedMember:
         last_error = "no answer yet"
         with _probe_channel(self.address, self._tls.ca if self._tls else None) as channel:
             stub = rpc_pb2_grpc.MaintenanceStub(channel)
-            for delay in _backoff():
+            backoff = Backoff(first=0.02, cap=0.25)  # the client's one Backoff, slept synchronously
+            while True:
                 for member in (self, *siblings):
                     member._raise_if_exited()
                 remaining = deadline - time.monotonic()
@@ -437,7 +432,7 @@ class EmbeddedMember:
                         self.member_id = reply.header.member_id
                         return
                     last_error = "answers Status but has no leader yet"
-                time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+                time.sleep(backoff.next_delay(deadline))
         raise EmbeddedEtcdError(
             f"etcd member {self.name} at {self.endpoint} was not ready in time ({last_error}).\n"
             f"Last lines of {self.log_path}:\n{self.log_tail()}"

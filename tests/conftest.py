@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import secrets
 from collections.abc import AsyncIterator, Iterator
@@ -12,6 +13,20 @@ from helpers import Grant
 
 from election_tui.embedded import EmbeddedEtcd
 from election_tui.etcd import EtcdClient, LeaseNotFound
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_config_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The app remembers settings (its theme) in the user's config dir: never the real one here,
+    so a developer's choice cannot change a snapshot, and no test writes into their home."""
+    old = os.environ.get("XDG_CONFIG_HOME")
+    os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("config"))
+    yield
+    if old is None:
+        os.environ.pop("XDG_CONFIG_HOME", None)
+    else:
+        os.environ["XDG_CONFIG_HOME"] = old
+
 
 # --- embedded etcd fixtures ------------------------------------------------------------------
 

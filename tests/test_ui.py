@@ -38,6 +38,7 @@ from election_tui.ui.app import ElectionApp
 from election_tui.ui.help import HelpScreen
 from election_tui.ui.modals import DrillScreen, FilterScreen, LaunchScreen, ProclaimScreen, ReportScreen
 from election_tui.ui.status import StatusLine
+from election_tui.ui.theme import remembered_theme, settings_path
 from election_tui.ui.timeline import Timeline
 
 T = TypeVar("T")
@@ -767,3 +768,24 @@ async def test_an_empty_start_says_what_to_do_until_the_first_election(
         assert "throwaway" not in plain(hint.content)  # this etcd is not the app's own
         await launched(driver, "e1", 1)
         await until(pilot, lambda: not hint.display, what="the hint gone")
+
+
+# --- for a room: themes -------------------------------------------------------------------------
+
+
+async def test_a_theme_asked_for_is_used_and_remembered_for_the_next_run(
+    etcd: EmbeddedEtcd, prefix: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    config = ClientConfig(endpoints=tuple(etcd.endpoints))
+    first = ElectionApp(config, prefix=prefix, theme="projector")
+    async with first.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: first.theme == "projector", what="the projector theme")
+        first.theme = "nord"  # as the palette's "Change theme" does
+        await until(pilot, lambda: settings_path().is_file(), what="the choice saved")
+        await first.shutdown_session()
+    assert remembered_theme() == "nord"
+    again = ElectionApp(config, prefix=prefix)  # no --theme: the remembered one
+    async with again.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: again.theme == "nord", what="the remembered theme")
+        await again.shutdown_session()

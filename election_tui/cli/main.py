@@ -41,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--prefix", default="", help="watch only keys under this prefix (default: all)")
     parser.add_argument("--demo", action="store_true", help="launch a few candidates to show life at once")
     parser.add_argument("--pace", type=_pace, default=0.0, help=_PACE_HELP)
+    parser.add_argument("--theme", type=_theme, default=None, help=_THEME_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def command(name: str, help: str) -> argparse.ArgumentParser:
@@ -73,10 +74,27 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--prefix", default="")
     p.add_argument("--demo", action="store_true")
     p.add_argument("--pace", type=_pace, default=0.0, help=_PACE_HELP)
+    p.add_argument("--theme", type=_theme, default=None, help=_THEME_HELP)
+    p.add_argument("--font-size", type=_font_size, default=16, help="the page's font size in px, 8-64 (16)")
     return parser
 
 
 _PACE_HELP = "seconds a drill pauses after each step, so a room can follow (0)"
+_THEME_HELP = "colour theme, e.g. projector (high contrast); remembered for the next run"
+
+
+def _theme(raw: str) -> str:
+    from ..ui.theme import theme_names
+
+    if raw not in theme_names():
+        raise argparse.ArgumentTypeError(f"must be one of {', '.join(theme_names())}, not {raw!r}")
+    return raw
+
+
+def _font_size(raw: str) -> int:
+    if raw.isascii() and raw.isdigit() and len(raw) <= 2 and 8 <= int(raw) <= 64:
+        return int(raw)
+    raise argparse.ArgumentTypeError(f"must be a whole number of px from 8 to 64, not {raw!r}")
 
 
 def _pace(raw: str) -> float:
@@ -102,7 +120,7 @@ def _defaults(args: argparse.Namespace) -> None:
     for name in ("endpoints", "cacert", "cert", "key", "user", "dial_timeout", "command_timeout"):
         if not hasattr(args, name):
             setattr(args, name, None)
-    for name, value in (("json", False), ("prefix", ""), ("demo", False), ("pace", 0.0)):
+    for name, value in (("json", False), ("prefix", ""), ("demo", False), ("pace", 0.0), ("theme", None)):
         if not hasattr(args, name):
             setattr(args, name, value)
 
@@ -173,13 +191,27 @@ def _run(args: argparse.Namespace) -> int:
 
         check_listen(args.host, args.port)  # before an embedded etcd starts for nothing
         with _cluster(config) as cluster:
-            serve(cluster, host=args.host, port=args.port, prefix=args.prefix, demo=args.demo, pace=args.pace)
+            serve(
+                cluster,
+                host=args.host,
+                port=args.port,
+                prefix=args.prefix,
+                demo=args.demo,
+                pace=args.pace,
+                theme=args.theme,
+                font_size=args.font_size,
+            )
         return 0
     from ..ui.app import run_dashboard
 
     with _cluster(config) as cluster:
         return run_dashboard(
-            cluster, prefix=args.prefix, demo=args.demo, embedded=not config.endpoints, pace=args.pace
+            cluster,
+            prefix=args.prefix,
+            demo=args.demo,
+            embedded=not config.endpoints,
+            pace=args.pace,
+            theme=args.theme,
         )
 
 

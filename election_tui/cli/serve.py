@@ -23,7 +23,7 @@ DEFAULT_FONT_SIZE = 16  # textual-serve's own
 
 
 def dashboard_command(
-    config: ClientConfig, *, prefix: str = "", demo: bool = False, pace: float = 0.0
+    config: ClientConfig, *, prefix: str = "", demo: bool = False, pace: float = 0.0, theme: str | None = None
 ) -> str:
     argv = [sys.executable, "-m", "election_tui", *as_flags(config)]
     if prefix:
@@ -32,6 +32,8 @@ def dashboard_command(
         argv.append("--demo")
     if pace:
         argv += ["--pace", f"{pace:g}"]
+    if theme:
+        argv += ["--theme", theme]
     return shlex.join(argv)
 
 
@@ -51,7 +53,7 @@ def check_listen(host: str, port: int) -> None:
             raise ConfigError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
 
 
-def _server_class(font_size: int) -> Any:
+def server_class(font_size: int) -> Any:
     from aiohttp import web
     from textual_serve.server import Server
 
@@ -100,13 +102,14 @@ def serve(
     prefix: str = "",
     demo: bool = False,
     pace: float = 0.0,
+    theme: str | None = None,
     font_size: int = DEFAULT_FONT_SIZE,
 ) -> None:
-    Server = _server_class(font_size)
+    Server = server_class(font_size)
 
     if config.password:
         os.environ["ETCDCTL_PASSWORD"] = config.password  # children read it; never on a command line
-    command = dashboard_command(config, prefix=prefix, demo=demo, pace=pace)
+    command = dashboard_command(config, prefix=prefix, demo=demo, pace=pace, theme=theme)
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: serving on {host}: anyone who can reach it can drive your cluster", file=sys.stderr)
     Server(command, host=host, port=port, title="election-tui").serve()

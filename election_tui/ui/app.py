@@ -38,6 +38,7 @@ from .modals import DrillRequest, DrillScreen, FilterScreen, LaunchScreen, Procl
 from .queue import QueueTable
 from .selection import Target, refusal
 from .status import StatusLine
+from .theme import DEFAULT_THEME, OUR_THEMES, remember_theme, remembered_theme
 from .timeline import Timeline
 
 FRAME = 1 / 20  # redraw at most 20 times a second, however many events arrive
@@ -70,6 +71,7 @@ class ElectionApp(App[int]):
         demo: bool = False,
         embedded: bool = False,
         pace: float = 0.0,
+        theme: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
@@ -79,6 +81,7 @@ class ElectionApp(App[int]):
         self.demo = demo
         self.embedded = embedded  # the etcd is ours and throwaway: say so
         self.pace = pace  # seconds a drill pauses after each step, so a room can follow
+        self._asked_theme = theme  # None: the one remembered from last time
         self.activity = ""  # what runs now (a drill's step), on the status line
         self.clock = clock
         self.wall = wall
@@ -146,6 +149,10 @@ class ElectionApp(App[int]):
 
     async def on_mount(self) -> None:
         self.screen.set_class(self.size.width < NARROW, "narrow")
+        for extra in OUR_THEMES:
+            self.register_theme(extra)
+        self.theme = self._asked_theme or remembered_theme() or DEFAULT_THEME
+        self.watch(self, "theme", remember_theme, init=False)  # the palette's "Change theme" too
         self.watch(self.screen, "focused", self._focus_moved)
         self.client = EtcdClient(self.config)
         self.live = LiveSession(self.client, self.prefix, clock=self.clock, wall=self.wall)
@@ -509,14 +516,20 @@ async def _revoke(config: ClientConfig, lease_ids: list[int], budget: float) -> 
 
 
 def run_dashboard(
-    config: ClientConfig, *, prefix: str = "", demo: bool = False, embedded: bool = False, pace: float = 0.0
+    config: ClientConfig,
+    *,
+    prefix: str = "",
+    demo: bool = False,
+    embedded: bool = False,
+    pace: float = 0.0,
+    theme: str | None = None,
 ) -> int:
     """Run the app as this process's main; every way out revokes our leases first.
 
     q and Ctrl+C exit 0, and so do SIGTERM and SIGINT; SIGHUP or a terminal that went away exits
     129. A way out that gets stuck ends the process anyway (`_exits`: 128 + the signal's number).
     """
-    app = ElectionApp(config, prefix=prefix.encode(), demo=demo, embedded=embedded, pace=pace)
+    app = ElectionApp(config, prefix=prefix.encode(), demo=demo, embedded=embedded, pace=pace, theme=theme)
 
     async def main() -> int:
         loop = asyncio.get_running_loop()

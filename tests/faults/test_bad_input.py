@@ -360,6 +360,18 @@ def test_a_pace_that_is_not_seconds_in_range_is_refused(where: list[str], pace: 
     assert "--pace" in line and "seconds from 0 to 60" in line
 
 
+@pytest.mark.parametrize("where", [[], ["serve"]], ids=["dashboard", "serve"])
+def test_an_unknown_theme_is_refused_with_the_known_ones(where: list[str]) -> None:
+    line = _refused([*where, "--theme=no-such-theme"])
+    assert "--theme" in line and "projector" in line and "textual-dark" in line
+
+
+@pytest.mark.parametrize("size", ["7", "65", "٣٢", "+20", "", "16.5"])
+def test_a_serve_font_size_out_of_range_is_refused(size: str) -> None:
+    line = _refused(["serve", f"--font-size={size}"])
+    assert "--font-size" in line and "8 to 64" in line
+
+
 def test_serve_on_a_port_in_use_is_refused_before_anything_starts() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -216,7 +216,9 @@ async def test_each_way_out_revokes_every_lease_of_ours(
 
 
 @pytest.mark.parametrize("controlling", [True, False], ids=["with SIGHUP", "no SIGHUP, only the hang-up"])
-async def test_a_closed_terminal_ends_the_app_its_etcd_and_its_temp_dir(controlling: bool, clients: ClientFactory) -> None:
+async def test_a_closed_terminal_ends_the_app_its_etcd_and_its_temp_dir(
+    controlling: bool, clients: ClientFactory
+) -> None:
     term = Terminal(cli("--demo"), controlling=controlling)  # on its own embedded etcd
     try:
         etcd_pid = await eventually(lambda: _only_etcd_child(term.proc.pid), timeout=START, what="the etcd")
