@@ -15,7 +15,7 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import pytest
 from helpers import stop_process
@@ -36,7 +36,8 @@ from election_tui.sim import Candidate, State
 from election_tui.ui.actions import ACTIONS as UI_ACTIONS
 from election_tui.ui.app import ElectionApp
 from election_tui.ui.help import HelpScreen
-from election_tui.ui.modals import DrillScreen, FilterScreen, LaunchScreen, ProclaimScreen, ReportScreen
+from election_tui.ui.linetable import LineTable
+from election_tui.ui.modals import DrillScreen, LaunchScreen, ProclaimScreen, ReportScreen
 from election_tui.ui.status import StatusLine
 from election_tui.ui.theme import remembered_theme, settings_path
 from election_tui.ui.timeline import Timeline
@@ -56,7 +57,8 @@ ACTIONS = {
     "pause_keepalive": ("z", "Pause / resume keep-alive"),
     "rejoin": ("j", "Rejoin"),
     "remove": ("delete", "Remove candidate"),
-    "filter": ("slash", "Filter elections"),
+    "filter": ("slash", "Filter"),
+    "sort": ("o", "Sort elections"),
     "pause_view": ("space", "Freeze / unfreeze view"),
     "drill": ("d", "Run a drill"),
     "quit": ("q", "Quit"),  # Textual's own palette command, bound to our action_quit
@@ -92,12 +94,9 @@ def cell(app: ElectionApp, name: bytes, column: str) -> str | None:
     return app.elections.cell(name, column).plain
 
 
-def rows(table: object, column: str) -> list[str]:
-    """The plain texts of one column of a DataTable, top to bottom."""
-    out = []
-    for value in table.get_column(column):  # type: ignore[attr-defined]
-        out.append(value.plain if isinstance(value, Text) else str(value))
-    return out
+def rows(table: LineTable[Any], column: str) -> list[str]:
+    """The plain texts of one column of a table, top to bottom."""
+    return table.column_texts(column)
 
 
 def timeline_text(app: ElectionApp) -> str:
@@ -264,8 +263,8 @@ async def highlight_in_queue(driver: Driver, key: bytes) -> None:
     """Focus the Queue and put its cursor on the candidate with `key`."""
     app, pilot = driver
     app.queue.focus()
-    await until(pilot, lambda: key.hex() in app.queue.rows, what="the candidate in the queue")
-    app.queue.move_cursor(row=app.queue.get_row_index(key.hex()))
+    await until(pilot, lambda: key in app.queue, what="the candidate in the queue")
+    app.queue.select(key)
     await until(pilot, lambda: app.queue.selected_key() == key, what="the queue cursor on it")
 
 
@@ -367,7 +366,7 @@ async def test_proclaim_changes_the_leader_value(etcd: EmbeddedEtcd, prefix: byt
         assert cell(app, name, "terms") == "1"
         await until(
             pilot,
-            lambda: str(app.fleet_table.get_cell(str(leader.id), "value")) == "announced",
+            lambda: app.fleet_table.cell(leader.id, "value").plain == "announced",
             what="our candidates showing the proclaimed value",
         )
 
@@ -485,34 +484,64 @@ async def test_remove_forgets_the_candidate_and_its_key(etcd: EmbeddedEtcd, pref
 
 
 @pytest.mark.parametrize("via", VIA)
-async def test_filter_hides_elections_that_do_not_match(etcd: EmbeddedEtcd, prefix: bytes, via: str) -> None:
+async def test_the_filter_applies_as_you_type_to_every_panel(
+    etcd: EmbeddedEtcd, prefix: bytes, via: str
+) -> None:
     async with running(etcd, prefix) as driver:
         app, pilot = driver
-        alpha, _ = await launched(driver, "alpha", 1)
-        beta, (beta_cand,) = await launched(driver, "beta", 1)
-        assert app.elections.row_count == 2
+        alpha, _ = await launched(driver, "alpha", 1, value="va")
+        beta, (beta_cand,) = await launched(driver, "beta", 1, value="vb")
+        await until(pilot, lambda: "vb" in timeline_text(app), what="both in the timeline")
+        assert app.elections.row_count == 2 and app.fleet_table.row_count == 2
         await invoke(driver, "filter", via)
-        screen = await until(pilot, lambda: isinstance(app.screen, FilterScreen) and app.screen)
-        screen.query_one("#filter", Input).value = "alp"
-        await pilot.pause()
-        await pilot.click("#ok")
+        bar = app.query_one("#filter-bar", Input)
+        await until(pilot, lambda: bar.has_focus, what="the filter bar")
+        await type_text(driver, "alp")  # no Enter: it applies as you type
         await until(pilot, lambda: cell(app, beta, "name") is None, what="beta hidden")
-        assert cell(app, alpha, "leader") == "v"
-        assert app.elections.row_count == 1
+        assert cell(app, alpha, "leader") == "va"
+        assert app.fleet_table.column_texts("value") == ["va"]
+        assert "va" in timeline_text(app) and "vb" not in timeline_text(app)
         assert "filter alp" in status_text(app)
+        assert "Elections (1 of 2)" in str(app.query_one("#elections-panel").border_title)
+        await pilot.press("enter")  # keeps the filter, closes the bar
+        await until(pilot, lambda: not bar.display, what="the bar closed")
         # A change to a hidden election keeps it hidden; clearing the filter shows it again.
         await beta_cand.proclaim("w")
         await until(
             pilot, lambda: (c := app.session.state.leader(beta)) and c.value == b"w", what="beta's value"
         )
-        await pilot.pause(0.3)  # several frames
         assert cell(app, beta, "name") is None
-        await invoke(driver, "filter", via)
-        screen = await until(pilot, lambda: isinstance(app.screen, FilterScreen) and app.screen)
-        screen.query_one("#filter", Input).value = ""
-        await pilot.pause()
-        await pilot.click("#ok")
+        await pilot.press("slash")
+        await until(pilot, lambda: bar.has_focus, what="the filter bar again")
+        await pilot.press("escape")  # clears
         await until(pilot, lambda: cell(app, beta, "leader") == "w", what="beta shown again, up to date")
+        assert "proclaimed" in timeline_text(app) and "filter" not in status_text(app)
+
+
+async def test_the_timeline_names_our_candidates_by_number(etcd: EmbeddedEtcd, prefix: bytes) -> None:
+    async with running(etcd, prefix) as driver:
+        app, pilot = driver
+        _, cands = await launched(driver, "same", 2, value="same")
+        for cand in cands:
+            await until(pilot, lambda c=cand: f"#{c.id} " in timeline_text(app), what=f"#{cand.id} named")
+
+
+async def test_elections_sort_by_a_key_or_a_header_click(etcd: EmbeddedEtcd, prefix: bytes) -> None:
+    async with running(etcd, prefix) as driver:
+        app, pilot = driver
+        few, _ = await launched(driver, "a-few", 1)
+        many, _ = await launched(driver, "b-many", 3)
+        assert list(app.elections.keys) == [few, many]  # by name
+        app.elections.focus()
+        await pilot.press("o")  # the next column: the leader's value, "v" before "v-1"
+        await until(pilot, lambda: app.elections.sorted_by == ("leader", False), what="by leader")
+        assert list(app.elections.keys) == [few, many]
+        x = app.elections.column_offset("leader")
+        assert x is not None
+        await pilot.click("#elections", offset=(x + 2, 0))  # the same header again: descending
+        await until(pilot, lambda: app.elections.sorted_by == ("leader", True), what="descending")
+        assert list(app.elections.keys) == [many, few]
+        assert "Leader ▼" in "".join(seg.text for seg in app.elections.render_line(0))
 
 
 @pytest.mark.parametrize("via", VIA)

@@ -92,7 +92,9 @@ async def test_queue_ttl_cells_are_filled_at_once_when_it_is_rebuilt(
             assert view is not None and ours.key is not None
             ttl = live.ttls(app.clock())
             app.queue.show(view, {ours.key: ours}, ttl)  # a rebuild, as after any change
-            cells = dict(zip(app.queue.leases(), app.queue.get_column("ttl"), strict=True))
+            cells = dict(
+                zip(app.queue.leases(), (app.queue.cell(k, "ttl") for k in app.queue.keys), strict=True)
+            )
             assert set(cells) == {theirs, ours.lease_id}
             assert all(isinstance(c, Text) and c.plain.strip() not in ("", "…") for c in cells.values())
             assert str(cells[theirs]) == ttl_bar(ttl(theirs)).plain  # etcd's word, held: "≥29s"

@@ -221,7 +221,10 @@ async def _show_hand_made_state(app: ElectionApp, pilot: Pilot[int]) -> None:
     await _until(pilot, lambda: app.queue.row_count == 2, "the payments queue")
 
 
-@pytest.mark.parametrize("size", [(120, 32), (80, 24)], ids=["120x32", "80x24"])
+SIZES = [(140, 45), (120, 32), (100, 30), (80, 24)]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
 async def test_dashboard_snapshot(
     etcd: EmbeddedEtcd,
     prefix: bytes,
@@ -234,6 +237,12 @@ async def test_dashboard_snapshot(
     async with app.run_test(size=size) as pilot:
         await _show_hand_made_state(app, pilot)
         assert app.screen.has_class("narrow") == (size[0] < 120)
+        # The columns that tell the story are whole at every size; none scrolls sideways.
+        assert {"name", "leader", "ttl"} <= set(app.elections.shown_columns)
+        assert {"pos", "value", "who", "state"} <= set(app.queue.shown_columns)
+        assert {"id", "value", "state"} <= set(app.fleet_table.shown_columns)
+        for table in (app.elections, app.queue, app.fleet_table):
+            assert table.virtual_size.width <= table.size.width, table.id
         svg = await _stable_svg(app, pilot)
     assert_snapshot(request, tmp_path, f"dashboard_{size[0]}x{size[1]}", svg)
 

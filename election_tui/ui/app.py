@@ -21,7 +21,7 @@ from textual.events import Resize
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, Input, Static
 
 from .. import _exits
 from ..etcd import ClientConfig, EtcdClient, EtcdError
@@ -30,11 +30,11 @@ from ..model import display
 from ..sim import Candidate, CandidateError
 from .actions import ACTIONS, BY_NAME, bindings, candidate_keys_hint
 from .drivers import TerminalLost, sturdy_driver
-from .elections import ElectionsTable
+from .elections import SORTABLE, ElectionsTable
 from .fleet_panel import FleetTable
 from .help import HelpScreen
 from .linetable import LineTable
-from .modals import DrillRequest, DrillScreen, FilterScreen, LaunchScreen, ProclaimScreen, ReportScreen
+from .modals import DrillRequest, DrillScreen, LaunchScreen, ProclaimScreen, ReportScreen
 from .queue import QueueTable
 from .selection import Target, refusal
 from .status import StatusLine
@@ -56,6 +56,7 @@ class ElectionApp(App[int]):
     """Who leads, who waits, how long each lease has left, and what just happened."""
 
     CSS_PATH = "app.tcss"
+    AUTO_FOCUS = "#elections"  # the table actions act on first (never the hidden filter bar)
     TITLE = "election-tui"
     BINDINGS = [
         *bindings(),
@@ -112,6 +113,11 @@ class ElectionApp(App[int]):
             with Vertical(classes="panel", id="timeline-panel") as panel:
                 panel.border_title = "Timeline"
                 yield Timeline(id="timeline")
+        yield Input(
+            placeholder="filter: elections, queue, timeline, ours (enter keeps, escape clears)",
+            id="filter-bar",
+            compact=True,
+        )
         yield Footer(compact=True)
 
     @property
@@ -195,9 +201,11 @@ class ElectionApp(App[int]):
             ):
                 self._show_queue()
             if changes.timeline:
-                self.query_one(Timeline).add(changes.timeline)
+                numbers = {c.key: c.id for c in self.live.fleet if c.key is not None}
+                self.query_one(Timeline).add(changes.timeline, numbers)
             if changes.fleet or (changes.elections and self._ours_in(changes.elections)):
                 self.fleet_table.sync(self.live.fleet, state)
+            self._show_counts()
             self._show_status()
             self.query_one("#empty-hint").display = self.elections.row_count == 0 and not len(self.live.fleet)
 
@@ -216,8 +224,25 @@ class ElectionApp(App[int]):
         # Ours whatever their state: a lost candidate whose key etcd still holds is still ours.
         ours = {c.key: c for c in live.fleet if c.key is not None}
         self.queue.show(view, ours, live.ttls(self.clock()))
-        panel = self.query_one("#queue-panel")
-        panel.border_title = f"Queue · {display(self.selected, 40)}" if self.selected else "Queue"
+        self._show_counts()
+
+    def _show_counts(self) -> None:
+        """Panel titles say how many rows each has (and how many the filter hides)."""
+        live = self.session
+
+        def count(shown: int, total: int) -> str:
+            return f"{shown}" if shown == total else f"{shown} of {total}"
+
+        elections = self.elections.row_count
+        self.query_one(
+            "#elections-panel"
+        ).border_title = f"Elections ({count(elections, len(live.state.names()))})"
+        queue = f"Queue · {display(self.selected, 40)} ({self.queue.row_count})" if self.selected else "Queue"
+        self.query_one("#queue-panel").border_title = queue
+        self.query_one(
+            "#fleet-panel"
+        ).border_title = f"Our candidates ({count(self.fleet_table.row_count, len(live.fleet))})  ({candidate_keys_hint()})"
+        self.query_one("#timeline-panel").border_title = f"Timeline ({len(self.query_one(Timeline))})"
 
     def _ours_in(self, elections: set[bytes]) -> bool:
         """Whether one of our candidates campaigns in one of `elections` (its row may show a new value)."""
@@ -366,15 +391,61 @@ class ElectionApp(App[int]):
             self._act(self.session.remove(cand), f"#{cand.id} removed")
 
     def action_filter(self) -> None:
-        def apply(text: str | None) -> None:
-            if text is None or self.live is None:
-                return
-            self.filter_text = text
-            self.elections.filter_text = text
-            self.elections.sync(self.live.state, None, self.live.ttls(self.clock()), self.wall())
-            self._show_status()
+        """k9s' `/`: a filter that applies as you type, to every panel."""
+        bar = self.query_one("#filter-bar", Input)
+        bar.display = True
+        bar.value = self.filter_text
+        bar.focus()
 
-        self.push_screen(FilterScreen(self.filter_text), apply)
+    @on(Input.Changed, "#filter-bar")
+    def _filter_typed(self, event: Input.Changed) -> None:
+        self._apply_filter(event.value)
+
+    @on(Input.Submitted, "#filter-bar")
+    def _filter_kept(self) -> None:
+        self._close_filter_bar()
+
+    def _close_filter_bar(self) -> None:
+        self.query_one("#filter-bar", Input).display = False
+        self.elections.focus()
+
+    def _apply_filter(self, text: str) -> None:
+        if self.live is None or text == self.filter_text:
+            return
+        self.filter_text = text
+        self.elections.filter_text = self.queue.filter_text = self.fleet_table.filter_text = text
+        self.query_one(Timeline).set_filter(text)
+        state, ttl = self.live.state, self.live.ttls(self.clock())
+        self.elections.sync(state, None, ttl, self.wall())
+        self._show_queue()
+        self.fleet_table.sync(self.live.fleet, state)
+        self._show_counts()
+        self._show_status()
+
+    def key_escape(self) -> None:
+        bar = self.query_one("#filter-bar", Input)
+        if bar.display:  # escape in the filter bar clears it
+            bar.value = ""
+            self._apply_filter("")
+            self._close_filter_bar()
+
+    def action_sort(self) -> None:
+        """Sort Elections by the next column (a click on a header sorts by that one)."""
+        columns = list(SORTABLE)
+        current = (self.elections.sorted_by or ("name", False))[0]
+        self._sort(columns[(columns.index(current) + 1) % len(columns)])
+
+    @on(LineTable.HeaderClicked, "#elections")
+    def _header_clicked(self, event: LineTable.HeaderClicked) -> None:
+        self._sort(event.column)
+
+    def _sort(self, column: str) -> None:
+        if self.live is None:
+            return
+        self.elections.sort_by(column)
+        self.elections.sync(self.live.state, None, self.live.ttls(self.clock()), self.wall())
+        by, descending = self.elections.sorted_by or (column, False)
+        self.notify(f"elections sorted by {by}{' (descending)' if descending else ''}", timeout=2)
 
     def action_pause_view(self) -> None:
         self.view_paused = not self.view_paused

@@ -2,66 +2,92 @@
 
 from __future__ import annotations
 
-import bisect
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from rich.text import Text
 
-from ..model import ElectionState, ElectionView, TTLLookup, display
+from ..model import ElectionState, ElectionView, TTLLookup
 from .linetable import Column, LineTable
-from .render import TTL_WIDTH, age, lease_hex, literal, ttl_bar
+from .render import TTL_WIDTH, age, lease_hex, literal, matches, ttl_bar
 
+# Narrow panels drop the lease id first, then the count (the Queue has it), then ages, then terms.
 COLUMNS = (
     Column("Election", "name", 8, max_width=32),
     Column("Leader", "leader", 6, max_width=24),
-    Column("Lease", "lease", 8),
+    Column("Lease", "lease", 8, priority=4),
     Column("TTL", "ttl", TTL_WIDTH),
-    Column("Cands", "cands", 5, justify="right"),
-    Column("Terms", "terms", 5, justify="right"),
-    Column("Changed", "changed", 7, max_width=18),
+    Column("Cands", "cands", 5, justify="right", priority=3),
+    Column("Terms", "terms", 5, justify="right", priority=1),
+    Column("Changed", "changed", 7, max_width=18, priority=2),
 )
 
 
+SortKey = tuple[float | int | bytes, bytes]
+# What each column sorts by (the name breaks ties); the TTL column sorts by lease, as it moves.
+_SORTS: dict[str, Callable[[ElectionView], float | int | bytes]] = {
+    "name": lambda v: v.name,
+    "leader": lambda v: v.value or b"",
+    "lease": lambda v: v.leader.lease if v.leader else 0,
+    "ttl": lambda v: v.leader.lease if v.leader else 0,
+    "cands": lambda v: len(v.candidates),
+    "terms": lambda v: v.terms,
+    "changed": lambda v: v.last_change_time if v.last_change_time is not None else float("-inf"),
+}
+SORTABLE = tuple(c.key for c in COLUMNS)
+
+
 class ElectionsTable(LineTable[bytes]):
-    """Every election under the prefix, sorted by name; the cursor drives the queue panel."""
+    """Every election under the prefix, sorted by a column (name first); the cursor drives the queue."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(COLUMNS, id=id)
         self.filter_text = ""
+        self.sorted_by = ("name", False)
         self._leases: dict[bytes, int] = {}
         self._changed_at: dict[bytes, float | None] = {}
+        self._sort_keys: dict[bytes, SortKey] = {}
 
     def selected_name(self) -> bytes | None:
         return self.cursor_key
 
-    def _visible(self, name: bytes) -> bool:
-        return not self.filter_text or self.filter_text.lower() in display(name, 200).lower()
+    def _visible(self, view: ElectionView) -> bool:
+        return matches(self.filter_text.lower(), view.name, view.value or b"")
+
+    def sort_by(self, column: str) -> None:
+        """Sort by `column` from the next full sync; the same column again flips the direction."""
+        current, was = self.sorted_by or ("name", False)
+        self.sorted_by = (column, not was if column == current else False)
+
+    def _ordered(self, names: Iterable[bytes]) -> list[bytes]:
+        column, descending = self.sorted_by or ("name", False)
+        return sorted(names, key=self._sort_keys.__getitem__, reverse=descending) if column else list(names)
 
     def sync(
         self, state: ElectionState, changed: Iterable[bytes] | None, ttl: TTLLookup, wall: float
     ) -> None:
         """Redraw the changed elections (all of them when `changed` is None), TTLs included."""
         if changed is None:
-            names = [n for n in state.names() if self._visible(n)]
-            for name in names:
-                self._show(state.election(name), ttl, wall)
-            self.set_order(names)
+            self._sort_keys.clear()
+            views = [v for n in state.names() if (v := state.election(n)) is not None and self._visible(v)]
+            for shown in views:
+                self._show(shown, ttl, wall)
+            self.set_order(self._ordered(v.name for v in views))
             return
-        order: list[bytes] | None = None
+        members = set(self.keys)
+        moved = False
         for name in changed:
             view = state.election(name)
-            present = name in self
-            if view is None or not self._visible(name):
-                if present:
-                    order = order if order is not None else list(self.keys)
-                    order.remove(name)
+            if view is None or not self._visible(view):
+                if name in members:
+                    members.discard(name)
+                    moved = True
                 continue
+            before = self._sort_keys.get(name)
             self._show(view, ttl, wall)
-            if not present:
-                order = order if order is not None else list(self.keys)
-                bisect.insort(order, name)
-        if order is not None:
-            self.set_order(order)
+            moved |= name not in members or self._sort_keys[name] != before
+            members.add(name)
+        if moved:
+            self.set_order(self._ordered(members))
 
     def _show(self, view: ElectionView | None, ttl: TTLLookup, wall: float) -> None:
         if view is None:
@@ -70,6 +96,7 @@ class ElectionsTable(LineTable[bytes]):
         lease = leader.lease if leader else 0
         self._leases[view.name] = lease
         self._changed_at[view.name] = view.last_change_time
+        self._sort_keys[view.name] = (_SORTS[(self.sorted_by or ("name", False))[0]](view), view.name)
         self.set_row(
             view.name,
             (
@@ -87,6 +114,7 @@ class ElectionsTable(LineTable[bytes]):
         super().set_order(keys)
         for gone in [k for k in self._leases if k not in self]:
             del self._leases[gone], self._changed_at[gone]
+            self._sort_keys.pop(gone, None)
 
     def visible_leases(self) -> list[int]:
         return [lease for name in self.visible_keys() if (lease := self._leases.get(name, 0))]

@@ -3,74 +3,69 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import DataTable
 
 from ..model import ElectionState, ShownTTL
 from ..sim import Candidate, Fleet
-from .render import TTL_WIDTH, literal, state_text, ttl_bar
+from .linetable import Column, LineTable
+from .render import TTL_WIDTH, literal, matches, state_text, ttl_bar
+
+# Number, value and state stay; the keep-alive bar goes first, then the election's name.
+COLUMNS = (
+    Column("#", "id", 3),
+    Column("Election", "name", 8, max_width=20, priority=2),
+    Column("Value", "value", 5, max_width=16),
+    Column("State", "state", 13),
+    Column("Keep-alive", "ttl", TTL_WIDTH, priority=1),
+)
+_TTL = 4
 
 
-class FleetTable(DataTable[Text | str]):
-    """One row per simulated candidate; the cursor picks the target of actions."""
+class FleetTable(LineTable[int]):
+    """One row per simulated candidate, keyed by its number."""
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(cursor_type="row", **kwargs)  # type: ignore[arg-type]
-        self._rows: dict[str, tuple[object, ...]] = {}
-        self._cands: dict[str, Candidate] = {}
-
-    def on_mount(self) -> None:
-        for label, key, width in (
-            ("#", "id", 3),
-            ("Election", "name", None),
-            ("Value", "value", None),
-            ("State", "state", 13),
-            ("Keep-alive", "ttl", TTL_WIDTH),
-        ):
-            self.add_column(label, key=key, width=width)
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(COLUMNS, id=id)
+        self.filter_text = ""
+        self._cands: dict[int, Candidate] = {}
 
     def selected(self) -> Candidate | None:
-        if not self.row_count:
-            return None
-        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        key = self.cursor_key
         return self._cands.get(key) if key is not None else None
 
     def select(self, candidate: Candidate) -> None:
-        key = str(candidate.id)
-        if key in self._cands:
-            self.move_cursor(row=self.get_row_index(key))
+        if candidate.id in self:
+            self.cursor_row = list(self.keys).index(candidate.id)
 
     def sync(self, fleet: Fleet, state: ElectionState) -> None:
         """Redraw changed rows; a value is what etcd holds for the candidate's key, when it has one."""
-        present = {str(c.id): c for c in fleet}
-        for key in [k for k in self._cands if k not in present]:
-            self.remove_row(key)
-            del self._cands[key], self._rows[key]
-        for key, cand in present.items():
+        needle = self.filter_text.lower()
+        self._cands = {c.id: c for c in fleet if matches(needle, c.name, c.value)}
+        for cand in self._cands.values():
             held = state.candidate(cand.key) if cand.key is not None else None
             value = held.value if held is not None else cand.value
             shown = cand.state.value + (" ⏸" if cand.paused and not cand.state.terminal else "")
-            data = (cand.name, value, shown)
-            if key not in self._cands:
-                self.add_row(
-                    Text(key),
+            old = self._cells.get(cand.id)
+            self.set_row(
+                cand.id,
+                (
+                    Text(str(cand.id)),
                     literal(cand.name, 20),
                     literal(value, 16),
                     state_text(shown),
-                    Text(""),
-                    key=key,
-                )
-                self._cands[key] = cand
-            elif self._rows[key] != data:
-                self.update_cell(key, "value", literal(value, 16))
-                self.update_cell(key, "state", state_text(shown))
-            self._rows[key] = data
+                    old[_TTL] if old else self._ttl_cell(cand),
+                ),
+            )
+        self.set_order(list(self._cands))
+
+    @staticmethod
+    def _ttl_cell(cand: Candidate) -> Text:
+        remaining = cand.remaining()
+        if remaining is None or cand.state.terminal:
+            return Text("-")
+        return ttl_bar(ShownTTL.kept_alive(remaining, cand.ttl))
 
     def tick(self) -> None:
         for key, cand in self._cands.items():
-            remaining = cand.remaining()
-            cell = (
-                ttl_bar(ShownTTL.kept_alive(remaining, cand.ttl))
-                if remaining is not None and not cand.state.terminal
-                else Text("-")
-            )
-            self.update_cell(key, "ttl", cell)
+            row = list(self._cells[key])
+            row[_TTL] = self._ttl_cell(cand)
+            self.set_row(key, row)

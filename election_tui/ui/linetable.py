@@ -31,6 +31,9 @@ class Column:
     width: int  # cells; "fit" columns grow up to max_width as wider content arrives
     max_width: int | None = None
     justify: str = "left"
+    # 0: always shown. Otherwise, when the table is narrower than its columns, the highest
+    # number goes first: the columns that tell the story (leader, state, ours) stay whole.
+    priority: int = 0
 
     @property
     def fits(self) -> bool:
@@ -76,6 +79,18 @@ class LineTable(ScrollView, Generic[K], can_focus=True):
 
     cursor_row: reactive[int] = reactive(0, always_update=True, init=False)
 
+    class HeaderClicked(Message):
+        """A column's header was clicked (e.g. to sort by it)."""
+
+        def __init__(self, table: LineTable[Hashable], column: str) -> None:
+            super().__init__()
+            self.table = table
+            self.column = column
+
+        @property
+        def control(self) -> LineTable[Hashable]:
+            return self.table
+
     class Highlighted(Message):
         """The cursor moved to another row."""
 
@@ -91,7 +106,10 @@ class LineTable(ScrollView, Generic[K], can_focus=True):
     def __init__(self, columns: Sequence[Column], *, name: str | None = None, id: str | None = None) -> None:
         super().__init__(name=name, id=id)
         self.columns = list(columns)
-        self._widths = [c.width for c in self.columns]
+        self._widths = [c.width for c in self.columns]  # what the content wants
+        self._shown: list[int] = list(range(len(self.columns)))  # what fits, by priority
+        self._drawn: list[int] = list(self._widths)  # widths as drawn (fit columns may give way)
+        self.sorted_by: tuple[str, bool] | None = None  # (column, descending): the header shows it
         self._order: list[K] = []
         self._index: dict[K, int] = {}
         self._cells: dict[K, tuple[Text, ...]] = {}
@@ -114,6 +132,11 @@ class LineTable(ScrollView, Generic[K], can_focus=True):
     def cell(self, key: K, column: str) -> Text:
         """The cell as drawn (for tests and tools)."""
         return self._cells[key][self._column_index(column)]
+
+    def column_texts(self, column: str) -> list[str]:
+        """One column's plain text, top to bottom (for tests and tools)."""
+        i = self._column_index(column)
+        return [self._cells[key][i].plain for key in self._order]
 
     def _column_index(self, column: str) -> int:
         for i, c in enumerate(self.columns):
@@ -173,8 +196,54 @@ class LineTable(ScrollView, Generic[K], can_focus=True):
                 grew = True
         return grew
 
+    def _layout(self) -> None:
+        """Choose the columns that fit the width (by priority) and their drawn widths."""
+        room = self.size.width - (1 if self.show_vertical_scrollbar else 0)
+        shown = list(range(len(self.columns)))
+        # A header is never cut, sort arrow included.
+        drawn = [max(w, len(self._header_label(c))) for w, c in zip(self._widths, self.columns, strict=True)]
+
+        def need() -> int:
+            return sum(drawn[i] + 2 for i in shown)
+
+        optional = sorted(
+            (i for i, c in enumerate(self.columns) if c.priority),
+            key=lambda i: (-self.columns[i].priority, -i),
+        )
+        while room > 0 and need() > room and optional:
+            shown.remove(optional.pop(0))
+        for i in shown:  # still too wide: fit columns give way down to their minimum
+            excess = need() - room
+            if room <= 0 or excess <= 0:
+                break
+            if self.columns[i].fits:
+                floor = max(self.columns[i].width, len(self._header_label(self.columns[i])))
+                drawn[i] = max(floor, drawn[i] - excess)
+        if (shown, drawn) != (self._shown, self._drawn):
+            self._shown, self._drawn = shown, drawn
+            self._strips.clear()
+
+    def column_offset(self, column: str) -> int | None:
+        """Where `column` starts on a drawn line (None when it is hidden): for clicks and tools."""
+        x = 0
+        for i in self._shown:
+            if self.columns[i].key == column:
+                return x
+            x += self._drawn[i] + 2
+        return None
+
+    @property
+    def shown_columns(self) -> list[str]:
+        """The keys of the columns on screen now."""
+        return [self.columns[i].key for i in self._shown]
+
+    def on_resize(self) -> None:
+        self._resize()
+        self.refresh()
+
     def _resize(self) -> None:
-        width = sum(self._widths) + 2 * len(self._widths)
+        self._layout()
+        width = sum(self._drawn[i] + 2 for i in self._shown)
         self.virtual_size = Size(width, len(self._order) + 1)
 
     def _refresh_row(self, index: int) -> None:
@@ -188,7 +257,8 @@ class LineTable(ScrollView, Generic[K], can_focus=True):
         """A row without background: the row style (zebra, cursor) goes under it when drawn."""
         segments: list[Segment] = []
         console = self.app.console
-        for column, width, cell in zip(self.columns, self._widths, cells, strict=True):
+        for i in self._shown:
+            column, width, cell = self.columns[i], self._drawn[i], cells[i]
             text = cell.copy()
             text.truncate(width, overflow="ellipsis")
             text.align(column.justify, width)  # type: ignore[arg-type]
@@ -203,7 +273,7 @@ class LineTable(ScrollView, Generic[K], can_focus=True):
         width = self.size.width
         base = self.rich_style
         if y == 0:
-            header = tuple(Text(c.label) for c in self.columns)
+            header = tuple(Text(self._header_label(c)) for c in self.columns)
             style = base + self.get_component_rich_style("linetable--header")
             return (
                 self._render_cells(header).crop_extend(scroll_x, scroll_x + width, style).apply_style(style)
@@ -222,6 +292,11 @@ class LineTable(ScrollView, Generic[K], can_focus=True):
         else:
             style = base
         return cached.crop_extend(scroll_x, scroll_x + width, style).apply_style(style)
+
+    def _header_label(self, column: Column) -> str:
+        if self.sorted_by is None or self.sorted_by[0] != column.key:
+            return column.label
+        return column.label + (" ▼" if self.sorted_by[1] else " ▲")
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -258,6 +333,14 @@ class LineTable(ScrollView, Generic[K], can_focus=True):
         self.cursor_row = 0 if where == 0 else len(self._order) - 1
 
     def on_click(self, event: events.Click) -> None:
+        if event.y == 0:
+            x = event.x + int(self.scroll_offset.x)
+            for i in self._shown:
+                x -= self._drawn[i] + 2
+                if x < 0:
+                    self.post_message(self.HeaderClicked(self, self.columns[i].key))  # type: ignore[arg-type]
+                    break
+            return
         if event.y >= 1:
             index = int(self.scroll_offset.y) + event.y - 1
             if index < len(self._order):

@@ -1,4 +1,4 @@
-"""Modal forms, validated inline: launch candidates, proclaim, filter, pick a drill, show a report."""
+"""Modal forms, validated inline: launch candidates, proclaim, pick a drill, show a report."""
 
 from __future__ import annotations
 
@@ -134,20 +134,6 @@ class ProclaimScreen(_Form[str]):
 
     def result(self) -> str:
         return self.query_one("#value", Input).value
-
-
-class FilterScreen(_Form[str]):
-    TITLE_TEXT = "Filter elections (substring; empty shows all)"
-
-    def __init__(self, current: str) -> None:
-        super().__init__()
-        self._current = current
-
-    def fields(self) -> ComposeResult:
-        yield from _field("Contains", "filter", self._current, [])
-
-    def result(self) -> str:
-        return self.query_one("#filter", Input).value.strip()
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,11 @@ def literal(data: bytes, limit: int = 40, style: str = "") -> Text:
     return Text(display(data, limit), style=style, no_wrap=True, overflow="ellipsis")
 
 
+def matches(needle: str, *fields: bytes) -> bool:
+    """The live filter's one rule, for every panel: `needle` (lower case) in any field as shown."""
+    return not needle or any(needle in display(f, 200).lower() for f in fields)
+
+
 def lease_hex(lease: int, short: bool = False) -> Text:
     """A lease id as etcdctl prints it (hex); `short` keeps the distinctive tail."""
     if not lease:

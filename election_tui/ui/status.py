@@ -20,7 +20,8 @@ def status_text(
 ) -> Text:
     """The line; `activity` is what the app is doing now (a drill's running step), shown first."""
     label, style = CONNECTION_STYLES[info.connection]
-    text = Text(f" {label} ", style=f"{style} reverse" if info.connection != "connected" else style)
+    text = Text()  # not Text(label, style=...): that style would colour the whole line
+    text.append(f" {label} ", style=f"{style} reverse" if info.connection != "connected" else style)
     if activity:
         text.append(f" ▶ {activity} ", style="bold black on yellow")
     text.append(f" {info.endpoint}", style="bold")

@@ -506,7 +506,7 @@ async def test_the_app_shows_markup_and_escapes_literally_in_its_cells(etcd: Emb
         assert cell("name") == display(name, 32) == f"{prefix.decode()}[b]\\x1b[2J"
         assert cell("leader") == display(value, 24)
         assert cell("leader").startswith("[bold red]x[/]\\x1b]0;t")  # type: ignore[union-attr]
-        fleet_value = app.fleet_table.get_cell(str(cand.id), "value")
+        fleet_value = app.fleet_table.cell(cand.id, "value")
         assert isinstance(fleet_value, Text) and fleet_value.plain == display(value, 16)
         await pilot.press("q")
 
