@@ -522,8 +522,8 @@ async def test_the_timeline_names_our_candidates_by_number(etcd: EmbeddedEtcd, p
     async with running(etcd, prefix) as driver:
         app, pilot = driver
         _, cands = await launched(driver, "same", 2, value="same")
-        for cand in cands:
-            await until(pilot, lambda c=cand: f"#{c.id} " in timeline_text(app), what=f"#{cand.id} named")
+        names = [f"#{c.id} " for c in cands]
+        await until(pilot, lambda: all(n in timeline_text(app) for n in names), what=f"{names} named")
 
 
 async def test_elections_sort_by_a_key_or_a_header_click(etcd: EmbeddedEtcd, prefix: bytes) -> None:
