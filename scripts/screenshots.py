@@ -3,7 +3,7 @@
     python scripts/screenshots.py        # writes screenshots/*.svg
 
 Overview (demo elections), a fail-over in progress (the leader crashed, its successor elected),
-the app at 80x24, and a drill report.
+the app at 80x24, the help screen, and a drill report.
 """
 
 from __future__ import annotations
@@ -40,13 +40,15 @@ async def _settle(pilot: Pilot[int]) -> None:
 
 async def overview_and_failover(config: ClientConfig) -> None:
     app = ElectionApp(config, demo=True)
-    async with app.run_test(size=(132, 36)) as pilot:
+    async with app.run_test(size=(140, 40)) as pilot:
         fleet = app.session.fleet
         await _until(pilot, lambda: len(fleet) >= 7 and sum(c.state is State.LEADER for c in fleet) == 3)
         await _settle(pilot)
         app.save_screenshot("overview.svg", str(OUT))
         old = next(c for c in fleet if c.state is State.LEADER and c.name.endswith(b"payments"))
+        app.fleet_table.focus()  # actions act on the highlighted row of the table in use
         app.fleet_table.select(old)
+        await pilot.pause(0.1)
         await pilot.press("x")
         await _until(pilot, lambda: any(c.state is State.LEADER and c.name == old.name for c in fleet))
         await _settle(pilot)
@@ -61,7 +63,10 @@ async def narrow(config: ClientConfig) -> None:
         await _until(pilot, lambda: sum(c.state is State.LEADER for c in fleet) == 3)
         await _settle(pilot)
         app.save_screenshot("narrow-80x24.svg", str(OUT))
-        await pilot.press("q")
+        await pilot.press("question_mark")
+        await pilot.pause(0.3)
+        app.save_screenshot("help-80x24.svg", str(OUT))
+        await pilot.press("escape", "q")
 
 
 async def drill_report(config: ClientConfig) -> None:

@@ -15,7 +15,7 @@ from ..model import TimelineEntry
 from .render import TIMELINE_STYLES, literal, matches
 
 MAX_LINES = 1000
-LINE_WIDTH = 104  # what entry_text() needs for a full line
+LINE_WIDTH = 106  # what entry_text() needs for a full line
 
 
 def entry_text(entry: TimelineEntry, number: int | None = None) -> Text:
@@ -27,7 +27,7 @@ def entry_text(entry: TimelineEntry, number: int | None = None) -> Text:
     name = literal(entry.election, 24, "bold")
     name.pad_right(25 - name.cell_len)
     text.append_text(name)
-    who = Text(f"#{number:<3}" if number is not None else "    ", style="bold cyan")
+    who = Text(f"{'#' + str(number) if number is not None else '':<6}", style="bold cyan")
     text.append_text(who)
     value = literal(entry.value, 20)
     value.pad_right(21 - value.cell_len)
