@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
 from .client import Compare, EtcdClient, Op, make_config
 from .config import ClientConfig
+from .connection import DEFAULT, _Default
 from .keepalive import KeepAlive
 from .keys import BytesLike
 from .types import (
@@ -125,6 +126,19 @@ class BlockingEtcdClient:
     def get_prefix(self, prefix: BytesLike, *, revision: int = 0, limit: int = 0) -> RangeResult:
         return self._run(self.aio.get_prefix(prefix, revision=revision, limit=limit))
 
+    def scan_prefix(
+        self,
+        prefix: BytesLike,
+        *,
+        page: int = 1000,
+        keys_only: bool = False,
+        revision: int = 0,
+        timeout: float | _Default | None = DEFAULT,
+    ) -> Iterator[RangeResult]:
+        return self._iterate(
+            self.aio.scan_prefix(prefix, page=page, keys_only=keys_only, revision=revision, timeout=timeout)
+        )
+
     def put(self, key: BytesLike, value: BytesLike, *, lease: int = 0) -> PutResult:
         return self._run(self.aio.put(key, value, lease=lease))
 
@@ -154,8 +168,14 @@ class BlockingEtcdClient:
         return BlockingKeepAlive(self._loop, self._run(self.aio.keep_alive(lease)))
 
     # watch
-    def watch_prefix(self, prefix: BytesLike, start_revision: int | None = None) -> Iterator[WatchItem]:
-        return self._iterate(self.aio.watch_prefix(prefix, start_revision))
+    def watch_prefix(
+        self,
+        prefix: BytesLike,
+        start_revision: int | None = None,
+        *,
+        key_filter: Callable[[bytes], bool] | None = None,
+    ) -> Iterator[WatchItem]:
+        return self._iterate(self.aio.watch_prefix(prefix, start_revision, key_filter=key_filter))
 
     # cluster
     def status(self) -> Status:
