@@ -20,6 +20,9 @@ def status_text(info: ClusterInfo, *, paused: bool = False, filter_text: str = "
     text = Text(f" {label} ", style=f"{style} reverse" if info.connection != "connected" else style)
     text.append(f" {info.endpoint}", style="bold")
     text.append(f"  rev {info.revision}")
+    if info.loading is not None:
+        read, total = info.loading
+        text.append(f"  reading keys: {read:,} / {total:,}…", style="bold yellow")
     if info.leader_member:
         text.append(f"  raft leader {info.leader_member}")
     if info.version:
