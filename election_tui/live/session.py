@@ -155,8 +155,10 @@ class LiveSession:
                             self._take(changes.elections, changes.timeline)
                             self.cluster = replace(self.cluster, revision=self.state.revision)
                         elif isinstance(item, WatchProgress):
+                            # Also what a response of dropped events becomes, thousands a second:
+                            # like events, it is drawn with the next frame that has news.
                             self.state.apply((), item.revision, self.wall())
-                            self._set_cluster(revision=self.state.revision)
+                            self.cluster = replace(self.cluster, revision=self.state.revision)
                         elif isinstance(item, WatchDisconnected):
                             self._set_cluster(connection="reconnecting", error=item.error)
                         elif isinstance(item, WatchResumed):
