@@ -252,6 +252,7 @@ class WriterPlan:
     keys: list[tuple[bytes, int]]  # round-robin over these
     rate: int
     seconds: float
+    value_size: int = 0  # pad each value to this many bytes (bench/keyspace.py's data writes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,7 +312,7 @@ async def write_load(client: EtcdClient, plan: WriterPlan) -> WriterResult:
         items = []
         for _ in range(per_batch):
             key, lease = plan.keys[seq % len(plan.keys)]
-            items.append((key, lease, b"p%d" % seq))
+            items.append((key, lease, (b"p%d" % seq).ljust(plan.value_size, b".")))
             seq += 1
         task = asyncio.create_task(batch(items))
         inflight.add(task)

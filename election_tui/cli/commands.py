@@ -25,6 +25,7 @@ from ..etcd import (
     to_bytes,
     validate_ttl,
 )
+from ..live import read_candidates
 from ..model import ElectionState, ElectionView, display
 from .flags import ConfigError
 
@@ -124,11 +125,38 @@ async def leader(config: ClientConfig, name: str, *, as_json: bool, out: TextIO)
     return 0
 
 
+class ProgressLine:
+    """A "reading keys: 120,000 / 200,000…" line redrawn in place on a terminal, 10 times a second at most."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self._shown_at: float | None = None
+
+    def __call__(self, read: int, total: int) -> None:
+        now = time.monotonic()
+        if self._shown_at is not None and now - self._shown_at < 0.1 and read < total:
+            return
+        self._shown_at = now
+        self.stream.write(f"\rreading keys: {read:,} / {total:,}…")
+        self.stream.flush()
+
+    def clear(self) -> None:
+        if self._shown_at is not None:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
 async def list_elections(config: ClientConfig, prefix: str, *, as_json: bool, out: TextIO) -> int:
-    async with connected(config) as client:
-        snapshot = await client.get_prefix(prefix.encode())
+    progress = ProgressLine(sys.stderr) if sys.stderr.isatty() else None
+    try:
+        async with connected(config) as client:
+            snapshot = await read_candidates(client, prefix.encode(), progress=progress)
+    finally:
+        if progress is not None:
+            progress.clear()
     state = ElectionState()
     state.load(snapshot.kvs, snapshot.revision, time.time())
+    del snapshot  # the state holds the values it needs
     rows: list[dict[str, Any]] = []
     for name in state.names():
         view = state.election(name)
@@ -136,7 +164,7 @@ async def list_elections(config: ClientConfig, prefix: str, *, as_json: bool, ou
             continue
         rows.append(_list_row(name, view, as_json=as_json))
     if as_json:
-        print(dumps({"revision": snapshot.revision, "elections": rows}), file=out)
+        print(dumps({"revision": state.revision, "elections": rows}), file=out)
         return 0
     if not rows:
         print(f"no elections under {prefix!r}", file=out)

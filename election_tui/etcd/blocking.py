@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Coroutine, Generator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Sequence
 from types import TracebackType
 from typing import Any, TypeVar, Unpack
 
@@ -163,6 +163,19 @@ class BlockingEtcdClient:
             )
         )
 
+    def scan_prefix(
+        self,
+        prefix: BytesLike,
+        *,
+        page: int = 1000,
+        keys_only: bool = False,
+        revision: int = 0,
+        timeout: float | _Default | None = DEFAULT,
+    ) -> Generator[RangeResult, None, None]:
+        return self._iterate(
+            self.aio.scan_prefix(prefix, page=page, keys_only=keys_only, revision=revision, timeout=timeout)
+        )
+
     def put(self, key: BytesLike, value: BytesLike, *, lease: int = 0, prev_kv: bool = False) -> PutResult:
         return self._run(self.aio.put(key, value, lease=lease, prev_kv=prev_kv))
 
@@ -195,9 +208,16 @@ class BlockingEtcdClient:
     # -- watch (a generator: `close()` it, or leave the `for`, to end the watch) -------------
 
     def watch_prefix(
-        self, prefix: BytesLike, start_revision: int | None = None, *, prev_kv: bool = False
+        self,
+        prefix: BytesLike,
+        start_revision: int | None = None,
+        *,
+        prev_kv: bool = False,
+        key_filter: Callable[[bytes], bool] | None = None,
     ) -> Generator[WatchItem, None, None]:
-        return self._iterate(self.aio.watch_prefix(prefix, start_revision, prev_kv=prev_kv))
+        return self._iterate(
+            self.aio.watch_prefix(prefix, start_revision, prev_kv=prev_kv, key_filter=key_filter)
+        )
 
     def watch_key(
         self, key: BytesLike, start_revision: int | None = None, *, prev_kv: bool = False

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Literal, Unpack
@@ -68,6 +68,7 @@ class Op:
     value: bytes = b""
     lease: int = 0
     range_end: bytes = b""  # get or delete every key under `key` when set
+    revision: int = 0  # a get reads the store as it was at this revision (0: now)
 
     @classmethod
     def put(cls, key: BytesLike, value: BytesLike, lease: int = 0) -> Op:
@@ -81,12 +82,18 @@ class Op:
         return cls("delete", raw or b"\0", range_end=prefix_range_end(raw))
 
     @classmethod
-    def get(cls, key: BytesLike, *, prefix: bool = False) -> Op:
-        """Read a key (or a prefix); its kvs come back in `TxnResult.responses`."""
+    def get(
+        cls, key: BytesLike, *, prefix: bool = False, end: BytesLike | None = None, revision: int = 0
+    ) -> Op:
+        """Read a key, a prefix or the keys in [key, end); the kvs come back in `TxnResult.responses`."""
         raw = to_bytes(key, "key")
+        if prefix and end is not None:
+            raise InvalidArgument("a get reads a prefix or up to an end key, not both")
+        if end is not None:
+            return cls("get", raw, range_end=to_bytes(end, "end key"), revision=revision)
         if not prefix:
-            return cls("get", raw)
-        return cls("get", raw or b"\0", range_end=prefix_range_end(raw))
+            return cls("get", raw, revision=revision)
+        return cls("get", raw or b"\0", range_end=prefix_range_end(raw), revision=revision)
 
     def to_pb(self) -> rpc_pb2.RequestOp:
         if self.kind == "put":
@@ -97,7 +104,9 @@ class Op:
             return rpc_pb2.RequestOp(
                 request_delete_range=rpc_pb2.DeleteRangeRequest(key=self.key, range_end=self.range_end)
             )
-        return rpc_pb2.RequestOp(request_range=rpc_pb2.RangeRequest(key=self.key, range_end=self.range_end))
+        return rpc_pb2.RequestOp(
+            request_range=rpc_pb2.RangeRequest(key=self.key, range_end=self.range_end, revision=self.revision)
+        )
 
 
 class EtcdClient:
@@ -183,6 +192,53 @@ class EtcdClient:
             request.sort_order = rpc_pb2.RangeRequest.ASCEND
         return RangeResult.from_pb(await self._conn.unary("kv.Range", request, timeout=timeout))
 
+    def scan_prefix(
+        self,
+        prefix: BytesLike,
+        *,
+        page: int = 1000,
+        keys_only: bool = False,
+        revision: int = 0,
+        timeout: float | _Default | None = DEFAULT,
+    ) -> AsyncGenerator[RangeResult, None]:
+        """Every key under `prefix` in pages of `page` keys, all read at one revision.
+
+        A huge prefix then never sits in memory at once. The first page fixes the revision (its
+        header's, unless `revision` is given) and every later page is read at it, so the pages
+        are one consistent snapshot however long the scan takes; each result's `revision` is that
+        one, and its `count` says how many keys were left from its first key on. Pages come in key
+        order and continue after the last key: etcd's unsorted order, since a sort on another
+        target makes etcd read the whole rest of the range for every page. Keys-only pages still
+        carry each key's lease and revisions. A compaction past the revision mid-scan raises
+        Compacted: scan again. `timeout` bounds each page.
+        """
+        if isinstance(page, bool) or not isinstance(page, int) or page <= 0:
+            raise InvalidArgument(f"page must be a positive number of keys, not {page!r}")
+        raw = to_bytes(prefix, "prefix")
+        return self._scan(raw or b"\0", prefix_range_end(raw), page, keys_only, revision, timeout)
+
+    async def _scan(
+        self,
+        key: bytes,
+        end: bytes,
+        page: int,
+        keys_only: bool,
+        revision: int,
+        timeout: float | _Default | None,
+    ) -> AsyncGenerator[RangeResult, None]:
+        while True:
+            request = rpc_pb2.RangeRequest(
+                key=key, range_end=end, revision=revision, limit=page, keys_only=keys_only
+            )
+            resp = await self._conn.unary("kv.Range", request, timeout=timeout)
+            revision = revision or int(resp.header.revision)
+            result = RangeResult.from_pb(resp, revision)
+            del resp  # one page of messages, not two, while the caller looks at this one
+            yield result
+            if not result.more or not result.kvs:
+                return
+            key = result.kvs[-1].key + b"\0"
+
     async def put(
         self, key: BytesLike, value: BytesLike, *, lease: int = 0, prev_kv: bool = False
     ) -> PutResult:
@@ -255,14 +311,28 @@ class EtcdClient:
     # -- watch ------------------------------------------------------------------------------
 
     def watch_prefix(
-        self, prefix: BytesLike, start_revision: int | None = None, *, prev_kv: bool = False
+        self,
+        prefix: BytesLike,
+        start_revision: int | None = None,
+        *,
+        prev_kv: bool = False,
+        key_filter: Callable[[bytes], bool] | None = None,
     ) -> Watch:
         """Watch every key under `prefix` (b"" = the whole keyspace); see `Watch`.
 
         `prev_kv` asks etcd to send each key's previous version too (more data and server work).
+        `key_filter` drops the events of keys it refuses before they are decoded (etcd can only
+        filter by event type, so the values still travel; they just go no further).
         """
         raw = to_bytes(prefix, "prefix")
-        return Watch(self._conn, raw or b"\0", prefix_range_end(raw), start_revision, prev_kv=prev_kv)
+        return Watch(
+            self._conn,
+            raw or b"\0",
+            prefix_range_end(raw),
+            start_revision,
+            prev_kv=prev_kv,
+            key_filter=key_filter,
+        )
 
     def watch_key(self, key: BytesLike, start_revision: int | None = None, *, prev_kv: bool = False) -> Watch:
         return Watch(self._conn, to_bytes(key, "key"), b"", start_revision, prev_kv=prev_kv)

@@ -74,3 +74,19 @@ def parse_candidate_key(key: bytes, lease: int) -> bytes | None:
     if not sep or tail != format(lease, "x").encode("ascii"):
         return None
     return name
+
+
+_HEX = frozenset(b"0123456789abcdef")
+_MAX_LEASE_DIGITS = 16  # a lease id is a positive int64
+
+
+def may_be_candidate_key(key: bytes) -> bool:
+    """Whether some lease could make `key` a candidate key (see `parse_candidate_key`).
+
+    Decided on the key alone, so a watch can drop the events of every other key before it
+    decodes them: their values never reach the model, and no lease could ever make them count.
+    """
+    _name, sep, tail = key.rpartition(SEP)
+    if not sep or not tail or len(tail) > _MAX_LEASE_DIGITS or tail[0] == ord("0"):
+        return False
+    return _HEX.issuperset(tail) and int(tail, 16) < 1 << 63

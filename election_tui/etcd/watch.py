@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from types import TracebackType
 
 import grpc
 
-from ._pb import rpc_pb2
+from ._pb import kv_pb2, rpc_pb2
 from .connection import Connection
 from .errors import InvalidToken, PermissionDenied, Unavailable, from_cancel_reason, from_rpc_error
 from .retry import Backoff, reopens_stream
@@ -28,6 +28,9 @@ class Watch(AsyncIterator[WatchItem]):
     It resumes after a broken stream from the last delivered revision + 1 (or a progress
     notification's + 1), never from the creation acknowledgement, so nothing is lost or repeated.
     A compacted start revision ends it with a `WatchCompacted` item.
+
+    With a `key_filter`, events of refused keys are dropped undecoded and counted in `dropped`;
+    a response whose events were all dropped is a `WatchProgress` to its last event's revision.
     """
 
     def __init__(
@@ -38,11 +41,14 @@ class Watch(AsyncIterator[WatchItem]):
         start_revision: int | None = None,
         *,
         prev_kv: bool = False,
+        key_filter: Callable[[bytes], bool] | None = None,
     ) -> None:
         self._conn = connection
         self._key = key
         self._range_end = range_end
         self._prev_kv = prev_kv
+        self._key_filter = key_filter
+        self.dropped = 0  # events `key_filter` refused
         self.next_revision = start_revision or 0
         self.connected = False
         self._items = self._run()
@@ -74,6 +80,15 @@ class Watch(AsyncIterator[WatchItem]):
                 prev_kv=self._prev_kv,
             )
         )
+
+    def _decode(self, raw: Sequence[kv_pb2.Event]) -> tuple[tuple[Event, ...], int]:
+        """The events not delivered before that the filter keeps, and how many it dropped."""
+        fresh = [e for e in raw if e.kv.mod_revision >= self.next_revision]
+        keep = self._key_filter
+        if keep is None:
+            return tuple(Event.from_pb(e) for e in fresh), 0
+        kept = [e for e in fresh if keep(e.kv.key)]
+        return tuple(Event.from_pb(e) for e in kept), len(fresh) - len(kept)
 
     async def _run(self) -> AsyncGenerator[WatchItem, None]:
         backoff = Backoff(cap=2.0)
@@ -118,12 +133,16 @@ class Watch(AsyncIterator[WatchItem]):
                             yield WatchResumed(self.next_revision)
                         continue
                     if resp.events:
-                        events = tuple(
-                            Event.from_pb(e) for e in resp.events if e.kv.mod_revision >= self.next_revision
-                        )
-                        self.next_revision = resp.events[-1].kv.mod_revision + 1
+                        header = resp.header.revision
+                        last = resp.events[-1].kv.mod_revision
+                        events, dropped = self._decode(resp.events)
+                        del resp  # the dropped values go now, not when the next response comes
+                        self.next_revision = last + 1
+                        self.dropped += dropped
                         if events:
-                            yield WatchEvents(events, resp.header.revision)
+                            yield WatchEvents(events, header)
+                        elif dropped:
+                            yield WatchProgress(last)
                     elif resp.header.revision >= self.next_revision:
                         self.next_revision = resp.header.revision + 1
                         yield WatchProgress(resp.header.revision)

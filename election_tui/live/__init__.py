@@ -12,6 +12,7 @@ from .forms import (
     value_problem,
 )
 from .session import DEMO_ELECTIONS, LiveSession
+from .snapshot import Progress, Snapshot, read_candidates
 
 __all__ = [
     "DEMO_ELECTIONS",
@@ -24,8 +25,11 @@ __all__ = [
     "LaunchRequest",
     "LiveSession",
     "MemberInfo",
+    "Progress",
+    "Snapshot",
     "launch_problems",
     "pace_problem",
     "parse_launch",
+    "read_candidates",
     "value_problem",
 ]

@@ -30,6 +30,7 @@ class ClusterInfo:
     members: tuple[MemberInfo, ...] = ()
     error: str | None = None
     version: str = ""
+    loading: tuple[int, int] | None = None  # (keys read, keys in the prefix) while a full read runs
 
 
 async def probe_members(client: EtcdClient, names: dict[int, str], leader: int) -> tuple[MemberInfo, ...]:

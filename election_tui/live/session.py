@@ -29,12 +29,14 @@ from ..etcd import (
     WatchEvents,
     WatchProgress,
     WatchResumed,
+    may_be_candidate_key,
     to_bytes,
 )
 from ..model import ElectionState, LeaseClock, ShownTTL, TimelineEntry, TTLLookup
 from ..sim import Candidate, Fleet
 from .cluster import ClusterInfo, probe_members
 from .feed import Feed
+from .snapshot import PAGE, read_candidates
 
 DEMO_ELECTIONS = (("demo/payments", 3, 6), ("demo/scheduler", 2, 8), ("demo/reports", 2, 5))
 _TTL_BATCH = 200  # most leases asked for in one round, however many views show
@@ -54,6 +56,7 @@ class LiveSession:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         status_every: float = 2.0,
+        page: int = PAGE,
     ) -> None:
         self.client = client
         self.prefix = prefix
@@ -66,6 +69,7 @@ class LiveSession:
         self.clock = clock
         self.wall = wall
         self.status_every = status_every
+        self.page = page  # keys per Range of a full read
         self.loaded = asyncio.Event()
         self.error: EtcdError | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -126,9 +130,11 @@ class LiveSession:
         backoff = Backoff(first=0.25, cap=2.0)
         while True:
             try:
-                snapshot = await self.client.get_prefix(self.prefix, timeout=30.0)
+                snapshot = await read_candidates(
+                    self.client, self.prefix, page=self.page, progress=self._loading
+                )
             except TransientError as err:
-                self._set_cluster(connection="reconnecting", error=str(err))
+                self._set_cluster(connection="reconnecting", error=str(err), loading=None)
                 await backoff.sleep()
                 continue
             except EtcdError as err:
@@ -136,19 +142,26 @@ class LiveSession:
                 return
             backoff.reset()
             changes = self.state.load(snapshot.kvs, snapshot.revision, self.wall())
+            del snapshot  # the model holds what it needs of the values
             self._take(changes.elections, changes.timeline, reset=True)
-            self._set_cluster(connection="connected", revision=self.state.revision, error=None)
+            self._set_cluster(connection="connected", revision=self.state.revision, error=None, loading=None)
             self.loaded.set()
             try:
-                async with self.client.watch_prefix(self.prefix, snapshot.revision + 1) as watch:
+                # Only keys that could be a candidate's reach the model: the watch drops the
+                # others' events (and values) as they arrive.
+                async with self.client.watch_prefix(
+                    self.prefix, self.state.revision + 1, key_filter=may_be_candidate_key
+                ) as watch:
                     async for item in watch:
                         if isinstance(item, WatchEvents):
                             changes = self.state.apply(item.events, item.revision, self.wall())
                             self._take(changes.elections, changes.timeline)
                             self.cluster = replace(self.cluster, revision=self.state.revision)
                         elif isinstance(item, WatchProgress):
+                            # Also what a response of dropped events becomes, thousands a second:
+                            # like events, it is drawn with the next frame that has news.
                             self.state.apply((), item.revision, self.wall())
-                            self._set_cluster(revision=self.state.revision)
+                            self.cluster = replace(self.cluster, revision=self.state.revision)
                         elif isinstance(item, WatchDisconnected):
                             self._set_cluster(connection="reconnecting", error=item.error)
                         elif isinstance(item, WatchResumed):
@@ -158,6 +171,9 @@ class LiveSession:
             except EtcdError as err:
                 self._fail(err)
                 return
+
+    def _loading(self, read: int, total: int) -> None:
+        self._set_cluster(loading=(read, total))
 
     def _take(
         self, elections: Iterable[bytes], timeline: Iterable[TimelineEntry], reset: bool = False

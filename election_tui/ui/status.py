@@ -26,6 +26,9 @@ def status_text(
         text.append(f" ▶ {activity} ", style="bold black on yellow")
     text.append(f" {info.endpoint}", style="bold")
     text.append(f"  rev {info.revision}")
+    if info.loading is not None:
+        read, total = info.loading
+        text.append(f"  reading keys: {read:,} / {total:,}…", style="bold yellow")
     if info.leader_member:
         text.append(f"  raft leader {info.leader_member}")
     if info.version:

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from election_tui.etcd import EtcdClient, Event, WatchEvents
+from election_tui.etcd import EtcdClient, Event, WatchEvents, may_be_candidate_key
 from election_tui.live import ConnectionState, LiveSession
 from election_tui.model import ElectionState
 from election_tui.sim import Candidate, State
@@ -62,15 +62,23 @@ async def assert_model_converges(
         await asyncio.sleep(0.05)
 
 
+# A write that marks "now" for a dashboard: shaped like a candidate key, so the session's watch
+# passes it on to the model, but lease-less, so it is no candidate.
+SENTINEL = b"~sentinel/1"
+
+
 async def history(client: EtcdClient, prefix: bytes, first: int, last: int) -> list[Applied]:
-    """The events etcd recorded under `prefix` in revisions first..last (bounded in time)."""
+    """The events etcd recorded under `prefix` in revisions first..last (bounded in time).
+
+    Only those of keys that could be candidates: the session's watch drops the others unseen.
+    """
     out: list[Applied] = []
     if last < first:
         return out
     async with asyncio.timeout(10), client.watch_prefix(prefix, start_revision=first) as watch:
         async for item in watch:
             if isinstance(item, WatchEvents):
-                out += [a for a in applied(item.events) if a[0] <= last]
+                out += [a for a in applied(item.events) if a[0] <= last and may_be_candidate_key(a[1])]
                 if item.events[-1].revision >= last:
                     return out
     raise AssertionError("history watch ended early")

@@ -16,7 +16,7 @@ from election_tui.sim import State
 from election_tui.ui.app import ElectionApp
 from election_tui.ui.status import StatusLine
 
-from ._support import AppliedLog, assert_model_converges, history, wait_connection
+from ._support import SENTINEL, AppliedLog, assert_model_converges, history, wait_connection
 
 pytestmark = pytest.mark.fault
 
@@ -108,7 +108,7 @@ async def test_the_app_fails_over_when_its_member_then_the_raft_leader_dies(
             assert (await client.lease_time_to_live(lease)).ttl > 0
         await assert_model_converges(client, dash.state, prefix)
         # Resumed on other members, the watch neither skipped nor repeated an event.
-        sentinel = (await client.put(prefix + b"~sentinel", b"x")).revision
+        sentinel = (await client.put(prefix + SENTINEL, b"x")).revision
         await eventually(
             lambda: any(r == sentinel for r, _k, _t in applied_log.events(dash.state)),
             timeout=5,

@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncGenerator
+from typing import Any
 
 import pytest
 from helpers import eventually
 
 from election_tui.embedded import EmbeddedEtcd
-from election_tui.etcd import BytesLike, KeyValue
-from election_tui.live import LiveSession
+from election_tui.etcd import BytesLike, EtcdClient, KeyValue, RangeResult, candidate_key
+from election_tui.live import LiveSession, read_candidates
+from election_tui.model import ElectionState
 from election_tui.sim import Fleet, State
 
 from ._support import (
+    SENTINEL,
     AppliedLog,
     ClientFactory,
     ConnectionRecorder,
     ProxyFactory,
     assert_model_converges,
+    fresh_state,
     history,
+    view,
     wait_connection,
 )
 
@@ -74,7 +80,7 @@ async def test_compaction_while_the_dashboard_is_cut_off_makes_it_re_read(
             reread = applied_log.loads(dash.state)[1]
             later = fleet.launch(e2, "later", 10)
             await later.wait_for(State.LEADER, timeout=5)
-            sentinel = (await direct.put(prefix + b"~sentinel", b"x")).revision
+            sentinel = (await direct.put(prefix + SENTINEL, b"x")).revision
             await eventually(
                 lambda: any(r == sentinel for r, _k, _t in applied_log.events(dash.state)),
                 timeout=5,
@@ -104,3 +110,53 @@ async def test_compaction_while_the_dashboard_is_cut_off_makes_it_re_read(
             assert "deleted" in ours.history[-1].detail
         finally:
             await dash.close()
+
+
+class CompactingOnce(EtcdClient):
+    """A client whose first scan sees a candidate join and the store compacted after page one."""
+
+    def __init__(self, endpoints: list[str], late: bytes) -> None:
+        super().__init__(endpoints)
+        self.late = late
+        self.scans = 0
+        self.compacted_at = 0
+
+    def scan_prefix(self, prefix: Any, **options: Any) -> AsyncGenerator[RangeResult, None]:
+        pages = super().scan_prefix(prefix, **options)
+        self.scans += 1
+        if self.scans > 1:
+            return pages
+
+        async def compacting() -> AsyncGenerator[RangeResult, None]:
+            yield await anext(pages)
+            lease = (await self.lease_grant(60)).id
+            self.compacted_at = (
+                await self.put(candidate_key(self.late, lease), b"late", lease=lease)
+            ).revision
+            await self.compact(self.compacted_at)
+            async for page in pages:
+                yield page
+
+        return compacting()
+
+
+async def test_a_compaction_in_the_middle_of_a_paged_read_starts_it_again(
+    own_etcd: EmbeddedEtcd, prefix: bytes
+) -> None:
+    late = prefix + b"late"
+    client = CompactingOnce(own_etcd.endpoints, late)
+    async with client:
+        for i in range(10):
+            lease = (await client.lease_grant(60)).id
+            await client.put(candidate_key(prefix + b"e%d" % (i % 3), lease), b"c%d" % i, lease=lease)
+            await client.put(prefix + b"data/%d" % i, b"x" * 100)
+
+        snapshot = await read_candidates(client, prefix, page=5)
+
+        assert (client.scans, snapshot.restarts) == (2, 1)
+        assert snapshot.revision >= client.compacted_at
+        truth, _ = await fresh_state(client, prefix)
+    state = ElectionState()
+    state.load(snapshot.kvs, snapshot.revision, 0.0)
+    assert view(state) == view(truth)
+    assert late in state.names() and len(state) == 11

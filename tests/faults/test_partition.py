@@ -26,6 +26,7 @@ from election_tui.live import LiveSession
 from election_tui.sim import CandidateError, Fleet, State
 
 from ._support import (
+    SENTINEL,
     AppliedLog,
     BeliefSampler,
     ClientFactory,
@@ -189,7 +190,7 @@ async def test_a_dashboard_behind_a_blackhole_says_stale_then_catches_up_without
 
             await proxy.pass_through()
             await wait_connection(dash, "connected", timeout=10)
-            sentinel = (await direct.put(prefix + b"~sentinel", b"x")).revision
+            sentinel = (await direct.put(prefix + SENTINEL, b"x")).revision
             await eventually(
                 lambda: any(r == sentinel for r, _k, _t in applied_log.events(dash.state)),
                 timeout=5,

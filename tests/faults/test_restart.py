@@ -15,6 +15,7 @@ from election_tui.ui.app import ElectionApp
 from election_tui.ui.status import StatusLine
 
 from ._support import (
+    SENTINEL,
     AppliedLog,
     ClientFactory,
     ConnectionRecorder,
@@ -81,7 +82,7 @@ async def test_kill_9_and_restart_the_app_reconnects_and_misses_nothing(
         assert queue[2].state is State.CAMPAIGNING
 
         # A sentinel write marks "now"; once the model has it, compare with the truth.
-        sentinel = (await direct.put(prefix + b"~sentinel", b"x")).revision
+        sentinel = (await direct.put(prefix + SENTINEL, b"x")).revision
         await eventually(
             lambda: any(rev == sentinel for rev, _k, _t in applied_log.events(dash.state)),
             timeout=5,
