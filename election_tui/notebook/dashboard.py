@@ -193,21 +193,28 @@ class Dashboard:
             raise KeyError(f"no candidate #{candidate_id} (removed, or not ours)")
         return self._handle(sim)
 
-    def _our_leader(self, full: bytes) -> Candidate | None:
+    def _our_leader(self, full: bytes, other_than: Candidate | None) -> Candidate | None:
         kv = self.session.state.leader(full)
         if kv is None:
             return None
         sim = self.session.fleet.by_key(kv.key)
         if sim is None or sim.state is not State.LEADER:
             return None
+        if other_than is not None and sim is other_than.sim:
+            return None
         return self._handle(sim)
 
-    async def wait_leader(self, name: BytesLike, timeout: float = 10.0) -> Candidate:
-        """Our candidate that leads `name`, once etcd's watch and the candidate itself agree."""
+    async def wait_leader(
+        self, name: BytesLike, timeout: float = 10.0, *, other_than: Candidate | None = None
+    ) -> Candidate:
+        """Our candidate that leads `name`, once etcd's watch and the candidate itself agree.
+
+        `other_than`: wait for a new leader, not this one (after a failure you just caused).
+        """
         full = self.full_name(name)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while (found := self._our_leader(full)) is None:
+        while (found := self._our_leader(full, other_than)) is None:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 kv = self.session.state.leader(full)

@@ -176,6 +176,8 @@ class DashboardWidget(anywidget.AnyWidget):
             return None
 
     def send_state(self, key: Any = None) -> None:
+        if key is not None and not isinstance(key, str) and not key:
+            return  # hold_sync with nothing changed: no message
         self.stats.updates += 1
         if self.stats.measure:
             state, _paths, _buffers = self._split_state_buffers_for(key)
