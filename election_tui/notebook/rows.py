@@ -28,6 +28,11 @@ _RESIGNABLE = (State.CAMPAIGNING, State.LEADER, State.STALE)
 _PAUSABLE = (State.CAMPAIGNING, State.LEADER)
 
 
+def shown_name(name: bytes, prefix: bytes) -> str:
+    """An election name as the view shows it: inside the dashboard's prefix (as `launch` takes it)."""
+    return display(name[len(prefix) :] if prefix and name.startswith(prefix) else name, NAME_CHARS)
+
+
 def lease_hex(lease: int) -> str:
     return format(lease, "x") if lease else ""
 
@@ -42,12 +47,14 @@ def deadline(clock: LeaseClock, lease: int, now: float) -> float | None:
     return round(now + remaining, 1) if remaining > 0 else 0.0
 
 
-def election_row(view: ElectionView, clock: LeaseClock, granted: dict[int, int], now: float) -> Row:
+def election_row(
+    view: ElectionView, clock: LeaseClock, granted: dict[int, int], now: float, prefix: bytes = b""
+) -> Row:
     leader = view.leader
     lease = leader.lease if leader is not None else 0
     return {
         "id": view.name.hex(),
-        "name": display(view.name, NAME_CHARS),
+        "name": shown_name(view.name, prefix),
         "leader": display(leader.value, VALUE_CHARS) if leader is not None else None,
         "lease": lease_hex(lease),
         "deadline": deadline(clock, lease, now),
@@ -74,11 +81,11 @@ def allowed_actions(cand: Candidate) -> list[str]:
     return out
 
 
-def fleet_row(cand: Candidate, now: float) -> Row:
+def fleet_row(cand: Candidate, now: float, prefix: bytes = b"") -> Row:
     remaining = cand.remaining() if not cand.state.terminal else None
     return {
         "id": cand.id,
-        "election": display(cand.name, NAME_CHARS),
+        "election": shown_name(cand.name, prefix),
         "election_id": cand.name.hex(),
         "value": display(cand.value, VALUE_CHARS),
         "state": cand.state.value,
@@ -111,7 +118,7 @@ def queue_rows(
         state = mine.state.value if mine is not None else ("leader" if position == 0 else "waiting")
         rows.append(
             {
-                "key": display(cand.key, NAME_CHARS + 17),
+                "key": shown_name(cand.key, session.prefix),
                 "pos": position,
                 "leader": position == 0,
                 "value": display(cand.value, VALUE_CHARS),
@@ -129,7 +136,7 @@ def queue_rows(
         if mine.id not in present:
             rows.append(
                 {
-                    "key": display(mine.key or b"", NAME_CHARS + 17),
+                    "key": shown_name(mine.key or b"", session.prefix),
                     "pos": None,
                     "leader": False,
                     "value": display(mine.value, VALUE_CHARS),
@@ -147,10 +154,10 @@ def queue_rows(
     return rows, max(0, len(view.candidates) - limit)
 
 
-def timeline_row(entry: TimelineEntry) -> Row:
+def timeline_row(entry: TimelineEntry, prefix: bytes = b"") -> Row:
     return {
         "kind": entry.kind,
-        "election": display(entry.election, NAME_CHARS),
+        "election": shown_name(entry.election, prefix),
         "value": display(entry.value, VALUE_CHARS),
         "lease": lease_hex(entry.lease),
         "rev": entry.revision,
@@ -158,10 +165,12 @@ def timeline_row(entry: TimelineEntry) -> Row:
     }
 
 
-def timeline_rows(entries: Iterable[TimelineEntry], limit: int = TIMELINE_ROWS) -> list[Row]:
+def timeline_rows(
+    entries: Iterable[TimelineEntry], prefix: bytes = b"", limit: int = TIMELINE_ROWS
+) -> list[Row]:
     """Newest first."""
     recent: Sequence[TimelineEntry] = list(entries)[-limit:]
-    return [timeline_row(e) for e in reversed(recent)]
+    return [timeline_row(e, prefix) for e in reversed(recent)]
 
 
 def cluster_row(session: LiveSession) -> Row:
@@ -169,6 +178,7 @@ def cluster_row(session: LiveSession) -> Row:
     return {
         "connection": info.connection,
         "endpoint": display(info.endpoint.encode(), 80),
+        "prefix": display(session.prefix, NAME_CHARS),
         "revision": info.revision,
         "error": display(info.error.encode(), 200) if info.error else None,
         "leader_member": display(info.leader_member.encode(), 40) if info.leader_member else None,

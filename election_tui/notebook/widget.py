@@ -120,16 +120,19 @@ class DashboardWidget(anywidget.AnyWidget):
         if (selected is None or state.election(selected) is None) and page:
             selected = page[0]
         election_rows = [
-            rows.election_row(v, session.leases, session.granted, now)
+            rows.election_row(v, session.leases, session.granted, now, session.prefix)
             for name in page
             if (v := state.election(name)) is not None
         ]
         fleet = list(session.fleet)[: rows.FLEET_ROWS]
-        fleet_rows = [rows.fleet_row(c, now) for c in fleet]
+        fleet_rows = [rows.fleet_row(c, now, session.prefix) for c in fleet]
         queue_view = state.election(selected) if selected is not None else None
         queue, more = rows.queue_rows(session, queue_view, now)
-        for entry in frame.timeline:
-            self._timeline.appendleft(rows.timeline_row(entry))
+        if frame.reset and not self._timeline:  # a view opened later still shows what happened
+            self._timeline.extend(rows.timeline_rows(state.timeline, session.prefix))
+        else:
+            for entry in frame.timeline:
+                self._timeline.appendleft(rows.timeline_row(entry, session.prefix))
         # The session asks etcd for the TTLs of what is on screen, and only those.
         leases = [int(r["lease"], 16) for r in election_rows if r["lease"]]
         leases += [int(r["lease"], 16) for r in queue if r["lease"]]
@@ -145,7 +148,7 @@ class DashboardWidget(anywidget.AnyWidget):
                 self.selected = selected.hex()
             self.queue = {
                 "id": selected.hex() if selected is not None else "",
-                "name": display(selected, rows.NAME_CHARS) if selected is not None else "",
+                "name": rows.shown_name(selected, session.prefix) if selected is not None else "",
                 "rows": queue,
                 "more": more,
             }
@@ -167,7 +170,8 @@ class DashboardWidget(anywidget.AnyWidget):
         wanted = self.filter.strip().lower()
         if not wanted:
             return names
-        return [n for n in names if wanted in display(n, 200).lower()]
+        prefix = self._dash.session.prefix
+        return [n for n in names if wanted in rows.shown_name(n, prefix).lower()]
 
     def _selected_name(self) -> bytes | None:
         try:

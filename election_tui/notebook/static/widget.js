@@ -202,6 +202,7 @@ function render({ model, el }) {
     const parts = [
       c.connection || "connecting",
       c.endpoint || "",
+      c.prefix ? `prefix ${c.prefix}` : "",
       `rev ${c.revision || 0}`,
       c.version ? `etcd ${c.version}` : "",
       members,
