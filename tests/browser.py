@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -239,3 +240,30 @@ def notebook_file(path: Path, sources: list[str]) -> Path:
     }
     path.write_text(json.dumps(nb))
     return path
+
+
+def run_cells(page: Any, url: str, notebook: str, count: int) -> None:
+    """Open `notebook` and run its first `count` cells one by one, each until its prompt is numbered."""
+    from playwright.sync_api import expect
+
+    # The lab is told to start the notebook's kernel by itself; should it ask all the same,
+    # the answer is its preferred kernel (python3, what the notebook names).
+    page.add_locator_handler(
+        page.get_by_text("Select Kernel", exact=True),
+        lambda _dialog: page.locator(".jp-Dialog button.jp-mod-accept").click(),
+    )
+    page.goto(f"{url}/lab/tree/{notebook}")
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+    done = re.compile(r"\[\d+\]:")
+    for index in range(count):
+        cell = page.locator(".jp-Notebook .jp-CodeCell").nth(index)
+        prompt = cell.locator(".jp-InputPrompt")
+        for _attempt in range(3):
+            # A run asked for while the page is still connecting its kernel can be dropped:
+            # the cell's numbered prompt says it really ran; if it never started, run it again.
+            cell.locator(".jp-InputPrompt").click()
+            page.keyboard.press("Control+Enter")
+            with contextlib.suppress(AssertionError):
+                expect(prompt).not_to_have_text("[ ]:", timeout=10_000)
+                break
+        expect(prompt).to_have_text(done, timeout=60_000)

@@ -7,15 +7,13 @@ PNG screenshots go to the test's tmp dir, and to screenshots/ with SAVE_SCREENSH
 
 from __future__ import annotations
 
-import contextlib
 import os
-import re
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import chromium, free_port, jupyter_lab, missing, notebook_file, serve
+from browser import chromium, free_port, jupyter_lab, missing, notebook_file, run_cells, serve
 
 pytest.importorskip("anywidget", reason="the notebook extra is not installed: pip install -e '.[notebook]'")
 
@@ -35,33 +33,6 @@ def shot(page: Any, tmp_path: Path, name: str, selector: str | None = None) -> N
     assert path.stat().st_size > 5_000
     if os.environ.get("SAVE_SCREENSHOTS") == "1":
         shutil.copy(path, SHOTS / name)
-
-
-def run_cells(page: Any, url: str, notebook: str, count: int) -> None:
-    """Open `notebook` and run its first `count` cells one by one, each until its prompt is numbered."""
-    from playwright.sync_api import expect
-
-    # The lab is told to start the notebook's kernel by itself; should it ask all the same,
-    # the answer is its preferred kernel (python3, what the notebook names).
-    page.add_locator_handler(
-        page.get_by_text("Select Kernel", exact=True),
-        lambda _dialog: page.locator(".jp-Dialog button.jp-mod-accept").click(),
-    )
-    page.goto(f"{url}/lab/tree/{notebook}")
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
-    done = re.compile(r"\[\d+\]:")
-    for index in range(count):
-        cell = page.locator(".jp-Notebook .jp-CodeCell").nth(index)
-        prompt = cell.locator(".jp-InputPrompt")
-        for _attempt in range(3):
-            # A run asked for while the page is still connecting its kernel can be dropped:
-            # the cell's numbered prompt says it really ran; if it never started, run it again.
-            cell.locator(".jp-InputPrompt").click()
-            page.keyboard.press("Control+Enter")
-            with contextlib.suppress(AssertionError):
-                expect(prompt).not_to_have_text("[ ]:", timeout=10_000)
-                break
-        expect(prompt).to_have_text(done, timeout=60_000)
 
 
 @pytest.mark.timeout(240)
