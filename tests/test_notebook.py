@@ -342,3 +342,15 @@ async def test_close_revokes_every_lease_and_start_again_closes_the_previous_das
     finally:
         await second.close()
     assert notebook.current() is None
+
+
+def test_the_cli_and_the_tui_never_import_the_notebook_package() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, election_tui.cli.main, election_tui.ui.app, election_tui.cli.serve\n"
+        "bad = sorted(m for m in sys.modules if m.startswith(('election_tui.notebook', 'anywidget', 'ipykernel')))\n"
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
