@@ -5,6 +5,8 @@ see pyproject.toml):
 
     cli/        the command: flags + ETCDCTL_* env -> ClientConfig, headless commands, serve
     ui/         the Textual dashboard (views are thin: they render frames, actions go to etcd)
+    notebook/   the Jupyter view: an anywidget per display and the scripting API (extra
+                `notebook`); ui and notebook never import each other
     drill/      scripted fail-over drills and their timing report
     live/       LiveSession: watch -> model, lease TTLs, cluster status, our candidates;
                 every view follows it through a Feed of its own

@@ -3,7 +3,10 @@
 from .cluster import ClusterInfo, ConnectionState, MemberInfo
 from .feed import Feed, Frame
 from .forms import (
+    FIELD_LABELS,
     LAUNCH_CHECKS,
+    MAX_COUNT,
+    MAX_VALUE_BYTES,
     Check,
     LaunchRequest,
     launch_problems,
@@ -16,7 +19,10 @@ from .snapshot import Progress, Snapshot, read_candidates
 
 __all__ = [
     "DEMO_ELECTIONS",
+    "FIELD_LABELS",
     "LAUNCH_CHECKS",
+    "MAX_COUNT",
+    "MAX_VALUE_BYTES",
     "Check",
     "ClusterInfo",
     "ConnectionState",

@@ -56,6 +56,9 @@ ttl_problem = whole_between(1, MAX_TTL)
 count_problem = whole_between(1, MAX_COUNT)
 pace_problem = seconds_between(0, MAX_PACE)  # a drill's pause after each step
 
+# How a view names each field in a message ("TTL: a whole number from 1 to 86400").
+FIELD_LABELS = {"name": "election", "value": "value", "ttl": "TTL", "count": "how many"}
+
 LAUNCH_CHECKS: dict[str, Check] = {
     "name": name_problem,
     "value": value_problem,
