@@ -603,6 +603,7 @@ async def test_a_paced_drill_shows_its_running_step_and_its_report_can_be_saved(
         app, pilot = driver
         await pilot.press("d")
         screen = await until(pilot, lambda: isinstance(app.screen, DrillScreen) and app.screen)
+        await until(pilot, lambda: app.focused is screen.query_one("#scenario", Input), what="typing goes in")
         screen.query_one("#scenario", Input).value = "resign"
         screen.query_one("#pace", Input).value = "0.4"
         await pilot.pause()

@@ -56,7 +56,6 @@ class ElectionApp(App[int]):
     """Who leads, who waits, how long each lease has left, and what just happened."""
 
     CSS_PATH = "app.tcss"
-    AUTO_FOCUS = "#elections"  # the table actions act on first (never the hidden filter bar)
     TITLE = "election-tui"
     BINDINGS = [
         *bindings(),
@@ -113,11 +112,13 @@ class ElectionApp(App[int]):
             with Vertical(classes="panel", id="timeline-panel") as panel:
                 panel.border_title = "Timeline"
                 yield Timeline(id="timeline")
-        yield Input(
+        bar = Input(
             placeholder="filter: elections, queue, timeline, ours (enter keeps, escape clears)",
             id="filter-bar",
             compact=True,
         )
+        bar.can_focus = False  # until / opens it: the tables get the focus first
+        yield bar
         yield Footer(compact=True)
 
     @property
@@ -393,7 +394,7 @@ class ElectionApp(App[int]):
     def action_filter(self) -> None:
         """k9s' `/`: a filter that applies as you type, to every panel."""
         bar = self.query_one("#filter-bar", Input)
-        bar.display = True
+        bar.display = bar.can_focus = True
         bar.value = self.filter_text
         bar.focus()
 
@@ -406,7 +407,8 @@ class ElectionApp(App[int]):
         self._close_filter_bar()
 
     def _close_filter_bar(self) -> None:
-        self.query_one("#filter-bar", Input).display = False
+        bar = self.query_one("#filter-bar", Input)
+        bar.display = bar.can_focus = False  # hidden, it must never take the focus (or keys)
         self.elections.focus()
 
     def _apply_filter(self, text: str) -> None:

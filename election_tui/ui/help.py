@@ -15,11 +15,7 @@ from ..sim import State
 from .actions import ACTIONS, Needs
 from .render import TIMELINE_STYLES, state_text
 
-_ACTS_ON = {
-    Needs.NOTHING: "",
-    Needs.OURS: "the highlighted row: our candidate",
-    Needs.OUR_LEADER: "the highlighted row: our leader",
-}
+_ACTS_ON = {Needs.NOTHING: "", Needs.OURS: "ours", Needs.OUR_LEADER: "our leader"}
 _ROW_RULE = (
     "Actions act on the highlighted row of the table in use: in Elections, that election's "
     "leader; in Queue, that candidate; in Our candidates, that one. Tab moves between tables."
@@ -34,7 +30,7 @@ def keys_table() -> Table:
     table = Table(box=None, show_header=True, header_style="bold", pad_edge=False, expand=True)
     table.add_column("key", no_wrap=True, style="bold cyan")
     table.add_column("does")
-    table.add_column("acts on", style="dim")
+    table.add_column("acts on the row", style="dim", no_wrap=True)
     for action in ACTIONS:
         table.add_row(action.shown_key, Text(action.help), _ACTS_ON[action.needs])
     table.add_row("q, ctrl+c", "Quit: every lease this app created is revoked", "")
