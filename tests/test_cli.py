@@ -36,7 +36,7 @@ def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "election_tui", *args]
 
 
-async def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+async def run(env: dict[str, str], *args: str, timeout: float = BOUND) -> subprocess.CompletedProcess[str]:
     """Run the CLI to completion (bounded) without blocking the event loop."""
     return await asyncio.to_thread(
         subprocess.run,
@@ -45,7 +45,7 @@ async def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[st
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
-        timeout=BOUND,
+        timeout=timeout,
     )
 
 
@@ -468,15 +468,7 @@ async def test_an_unreachable_endpoint_exits_2_within_a_few_seconds(env: dict[st
 
 
 async def test_drill_resign_json_reports_each_fail_over(env: dict[str, str]) -> None:
-    done = await asyncio.to_thread(
-        subprocess.run,
-        cli("drill", "resign", "--json"),
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    done = await run(env, "drill", "resign", "--json", timeout=30)
 
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
@@ -490,15 +482,7 @@ async def test_drill_resign_json_reports_each_fail_over(env: dict[str, str]) -> 
 
 async def test_drill_pace_pauses_after_each_step_without_changing_the_figures(env: dict[str, str]) -> None:
     pace = 0.5
-    done = await asyncio.to_thread(
-        subprocess.run,
-        cli("drill", "resign", "--json", "--pace", str(pace)),
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    done = await run(env, "drill", "resign", "--json", "--pace", str(pace), timeout=30)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     pauses = 5 + 1  # resign.toml: after each of its 5 steps, and between its first step's 2 fail-overs

@@ -28,34 +28,24 @@ function cell(row, text, cls) {
 }
 
 function ttlCell(row, deadline, granted, held) {
+  // `held`: etcd's last answer, drawn as "≥N s" and never counted below it; `deadline`: a
+  // countdown the page animates with its own clock; neither: unknown ("…") or no lease ("").
   const td = h("td", "etui-ttl-cell");
-  if (held !== null && held !== undefined) {
-    // etcd's last answer, held between polls: never counted below what etcd said.
-    const box = h("span", "etui-ttl");
-    box.dataset.held = String(held);
-    box.dataset.granted = String(granted || 0);
-    const bar = h("span", "etui-bar");
-    bar.appendChild(h("span", "etui-fill"));
-    box.appendChild(bar);
-    box.appendChild(h("span", "etui-secs"));
-    td.appendChild(box);
-    row.appendChild(td);
-    return td;
-  }
-  if (deadline === null || deadline === undefined) {
+  row.appendChild(td);
+  const isHeld = held !== null && held !== undefined;
+  if (!isHeld && (deadline === null || deadline === undefined)) {
     td.textContent = deadline === null ? "…" : "";
-    row.appendChild(td);
     return td;
   }
   const box = h("span", "etui-ttl");
-  box.dataset.deadline = String(deadline);
+  if (isHeld) box.dataset.held = String(held);
+  else box.dataset.deadline = String(deadline);
   box.dataset.granted = String(granted || 0);
   const bar = h("span", "etui-bar");
   bar.appendChild(h("span", "etui-fill"));
   box.appendChild(bar);
   box.appendChild(h("span", "etui-secs"));
   td.appendChild(box);
-  row.appendChild(td);
   return td;
 }
 
