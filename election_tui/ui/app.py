@@ -434,7 +434,7 @@ class ElectionApp(App[int]):
     def action_sort(self) -> None:
         """Sort Elections by the next column (a click on a header sorts by that one)."""
         columns = list(SORTABLE)
-        current = (self.elections.sorted_by or ("name", False))[0]
+        current = self.elections.sort[0]
         self._sort(columns[(columns.index(current) + 1) % len(columns)])
 
     @on(LineTable.HeaderClicked, "#elections")
@@ -446,7 +446,7 @@ class ElectionApp(App[int]):
             return
         self.elections.sort_by(column)
         self.elections.sync(self.live.state, None, self.live.ttls(self.clock()), self.wall())
-        by, descending = self.elections.sorted_by or (column, False)
+        by, descending = self.elections.sort
         self.notify(f"elections sorted by {by}{' (descending)' if descending else ''}", timeout=2)
 
     def action_pause_view(self) -> None:

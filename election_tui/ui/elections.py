@@ -53,14 +53,19 @@ class ElectionsTable(LineTable[bytes]):
     def _visible(self, view: ElectionView) -> bool:
         return matches(self.filter_text.lower(), view.name, view.value or b"")
 
+    @property
+    def sort(self) -> tuple[str, bool]:
+        """(column, descending): what the rows are sorted by."""
+        return self.sorted_by or ("name", False)
+
     def sort_by(self, column: str) -> None:
         """Sort by `column` from the next full sync; the same column again flips the direction."""
-        current, was = self.sorted_by or ("name", False)
+        current, was = self.sort
         self.sorted_by = (column, not was if column == current else False)
 
     def _ordered(self, names: Iterable[bytes]) -> list[bytes]:
-        column, descending = self.sorted_by or ("name", False)
-        return sorted(names, key=self._sort_keys.__getitem__, reverse=descending) if column else list(names)
+        descending = self.sort[1]
+        return sorted(names, key=self._sort_keys.__getitem__, reverse=descending)
 
     def sync(
         self, state: ElectionState, changed: Iterable[bytes] | None, ttl: TTLLookup, wall: float
@@ -96,7 +101,7 @@ class ElectionsTable(LineTable[bytes]):
         lease = leader.lease if leader else 0
         self._leases[view.name] = lease
         self._changed_at[view.name] = view.last_change_time
-        self._sort_keys[view.name] = (_SORTS[(self.sorted_by or ("name", False))[0]](view), view.name)
+        self._sort_keys[view.name] = (_SORTS[self.sort[0]](view), view.name)
         self.set_row(
             view.name,
             (
