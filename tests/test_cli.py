@@ -480,6 +480,24 @@ async def test_drill_resign_json_reports_each_fail_over(env: dict[str, str]) -> 
         assert 0 <= failover["gap"] <= failover["expect_within"]
 
 
+async def test_drill_html_writes_one_self_contained_page_with_the_chart(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    scenario = tmp_path / "loud.toml"
+    scenario.write_text(
+        'name = "<b>loud</b>"\nelection = "drill/loud"\nttl = 3\n'
+        '[[steps]]\naction = "launch"\ncount = 2\n'
+        '[[steps]]\naction = "fail"\nhow = "resign"\n'
+    )
+    page = tmp_path / "report.html"
+    done = await run(env, "drill", str(scenario), "--html", str(page), timeout=30)
+    assert done.returncode == 0, done.stderr
+    text = page.read_text()
+    assert text.startswith("<!doctype html>") and "<svg" in text and "hand-over" in text
+    assert "<script" not in text and "src=" not in text and "href=" not in text  # nothing to fetch
+    assert "<b>loud</b>" not in text and "&lt;b&gt;loud&lt;/b&gt;" in text  # a name is text, not markup
+
+
 async def test_drill_pace_pauses_after_each_step_without_changing_the_figures(env: dict[str, str]) -> None:
     pace = 0.5
     done = await run(env, "drill", "resign", "--json", "--pace", str(pace), timeout=30)

@@ -14,6 +14,7 @@ import math
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import NoReturn
 
 from ..etcd import ClientConfig, EtcdError
@@ -68,6 +69,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--json", action="store_true")
     p.add_argument("--pace", type=_pace, default=0.0, help=_PACE_HELP)
+    p.add_argument(
+        "--html",
+        type=_html_file,
+        default=None,
+        help="also write the report, with its chart, to this HTML file",
+    )
     p = command("serve", "serve the dashboard to a browser through textual-serve")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback by default)")
     p.add_argument("--port", type=_port, default=8000, help="TCP port to listen on, 1-65535 (8000)")
@@ -89,6 +96,16 @@ def _theme(raw: str) -> str:
     if raw not in theme_names():
         raise argparse.ArgumentTypeError(f"must be one of {', '.join(theme_names())}, not {raw!r}")
     return raw
+
+
+def _html_file(raw: str) -> Path:
+    """Checked before the drill runs, so a typo does not cost the whole drill."""
+    path = Path(raw).expanduser()
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{raw!r} is a directory, not a file to write")
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"no directory {str(path.parent)!r} to write {path.name!r} in")
+    return path
 
 
 def _font_size(raw: str) -> int:
@@ -120,7 +137,14 @@ def _defaults(args: argparse.Namespace) -> None:
     for name in ("endpoints", "cacert", "cert", "key", "user", "dial_timeout", "command_timeout"):
         if not hasattr(args, name):
             setattr(args, name, None)
-    for name, value in (("json", False), ("prefix", ""), ("demo", False), ("pace", 0.0), ("theme", None)):
+    for name, value in (
+        ("json", False),
+        ("prefix", ""),
+        ("demo", False),
+        ("pace", 0.0),
+        ("theme", None),
+        ("html", None),
+    ):
         if not hasattr(args, name):
             setattr(args, name, value)
 
@@ -183,6 +207,14 @@ def _run(args: argparse.Namespace) -> int:
                     progress = None if args.json else (lambda line: print(line, file=sys.stderr))
                     report = await run_drill(client, scenario, on_progress=progress, pace=args.pace)
                 print(json.dumps(to_json(report), indent=2) if args.json else format_text(report))
+                if args.html is not None:
+                    from ..drill.html import report_page
+
+                    try:
+                        args.html.write_text(report_page(report), encoding="utf-8")
+                    except OSError as err:
+                        raise ConfigError(f"cannot write --html {str(args.html)!r}: {err.strerror}") from None
+                    print(f"report with chart: {args.html}", file=sys.stderr)
                 return 0 if report.ok else 1
 
             return asyncio.run(drill())

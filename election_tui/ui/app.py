@@ -29,6 +29,7 @@ from ..live import Feed, LaunchRequest, LiveSession
 from ..model import display
 from ..sim import Candidate, CandidateError
 from .actions import ACTIONS, BY_NAME, bindings, candidate_keys_hint
+from .drill_chart import DrillChart
 from .drivers import TerminalLost, sturdy_driver
 from .elections import SORTABLE, ElectionsTable
 from .fleet_panel import FleetTable
@@ -511,7 +512,12 @@ class ElectionApp(App[int]):
             f"{stem}.json": json.dumps(to_json(report), indent=2),
         }
         await self.push_screen(
-            ReportScreen(f"Drill report · {scenario.name}", format_text(report, width=width), files)
+            ReportScreen(
+                f"Drill report · {scenario.name}",
+                format_text(report, width=width),
+                files,
+                picture=DrillChart(report, id="drill-chart"),
+            )
         )
 
     def action_help(self) -> None:

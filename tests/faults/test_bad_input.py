@@ -372,6 +372,12 @@ def test_a_serve_font_size_out_of_range_is_refused(size: str) -> None:
     assert "--font-size" in line and "8 to 64" in line
 
 
+@pytest.mark.parametrize("where", ["/no/such/dir/report.html", "/tmp"], ids=["no-dir", "a-dir"])
+def test_a_drill_html_file_that_cannot_be_written_is_refused_before_the_drill(where: str) -> None:
+    line = _refused(["drill", "resign", f"--html={where}"])
+    assert "--html" in line
+
+
 def test_serve_on_a_port_in_use_is_refused_before_anything_starts() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
