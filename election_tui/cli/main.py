@@ -65,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     p = command("list", "every election, its leader's value and candidate count")
     p.add_argument("--prefix", default="", help="only elections under this prefix")
     p.add_argument("--json", action="store_true")
+    p = command(
+        "history", "every term of one election in etcd's retained history: who led, from when to when"
+    )
+    p.add_argument("name")
+    p.add_argument("--json", action="store_true")
     p = command("drill", "run a failover drill file (or a shipped one: resign, expiry, crash, partition)")
     p.add_argument("file")
     p.add_argument("--json", action="store_true")
@@ -176,7 +181,7 @@ def _run(args: argparse.Namespace) -> int:
 
     command = args.command
     out = sys.stdout
-    if command in ("observe", "campaign", "leader", "list"):
+    if command in ("observe", "campaign", "leader", "list", "history"):
         config = client_config(args, default_endpoints=ETCDCTL_DEFAULT)
         if command == "observe":
             return asyncio.run(commands.observe(config, args.name, as_json=args.json, out=out))
@@ -184,6 +189,8 @@ def _run(args: argparse.Namespace) -> int:
             return asyncio.run(commands.leader(config, args.name, as_json=args.json, out=out))
         if command == "list":
             return asyncio.run(commands.list_elections(config, args.prefix, as_json=args.json, out=out))
+        if command == "history":
+            return asyncio.run(commands.history(config, args.name, as_json=args.json, out=out))
         ttl = commands.parse_ttl(args.ttl)
         if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout > 0):
             raise ConfigError(f"--timeout must be positive (a finite number of seconds), not {args.timeout}")

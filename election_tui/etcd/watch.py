@@ -143,6 +143,7 @@ class Watch(AsyncIterator[WatchItem]):
                             yield WatchEvents(events, header)
                         elif dropped:
                             yield WatchProgress(last)
+                        del events  # the caller has them: no value waits here for the next response
                     elif resp.header.revision >= self.next_revision:
                         self.next_revision = resp.header.revision + 1
                         yield WatchProgress(resp.header.revision)

@@ -14,6 +14,7 @@ from .forms import (
     parse_launch,
     value_problem,
 )
+from .history import ElectionHistory, HistoryInfo, HistoryLimits, read_history
 from .session import DEMO_ELECTIONS, LiveSession
 from .snapshot import Progress, Snapshot, read_candidates
 
@@ -26,8 +27,11 @@ __all__ = [
     "Check",
     "ClusterInfo",
     "ConnectionState",
+    "ElectionHistory",
     "Feed",
     "Frame",
+    "HistoryInfo",
+    "HistoryLimits",
     "LaunchRequest",
     "LiveSession",
     "MemberInfo",
@@ -37,5 +41,6 @@ __all__ = [
     "pace_problem",
     "parse_launch",
     "read_candidates",
+    "read_history",
     "value_problem",
 ]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..etcd import EtcdClient, EtcdError
+from .history import HistoryInfo
 
 ConnectionState = Literal["connecting", "connected", "reconnecting", "stale"]
 
@@ -31,6 +32,7 @@ class ClusterInfo:
     error: str | None = None
     version: str = ""
     loading: tuple[int, int] | None = None  # (keys read, keys in the prefix) while a full read runs
+    history: HistoryInfo | None = None  # the start's history read: its progress, then how far it reaches
 
 
 async def probe_members(client: EtcdClient, names: dict[int, str], leader: int) -> tuple[MemberInfo, ...]:

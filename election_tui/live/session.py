@@ -4,6 +4,9 @@ Data flows one way. The watch feeds the pure `ElectionState`; each view follows 
 `Feed` of its own and renders what changed once per frame. User actions go to etcd through
 the session (so the timeline can say why a key went); their effects come back through the
 watch like any other client's. No Textual here, no notebook: both views sit on top.
+
+On start, before the views see anything, the session replays etcd's retained history up to
+its first read (`history.py`), bounded by `HistoryLimits`; the same watch then goes on live.
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ from ..etcd import (
     KeepAlive,
     LeaseInfo,
     TransientError,
+    Watch,
     WatchCompacted,
     WatchDisconnected,
     WatchEvents,
+    WatchItem,
     WatchProgress,
     WatchResumed,
     may_be_candidate_key,
@@ -36,7 +41,8 @@ from ..model import ElectionState, LeaseClock, ShownTTL, TimelineEntry, TTLLooku
 from ..sim import Candidate, Fleet
 from .cluster import ClusterInfo, probe_members
 from .feed import Feed
-from .snapshot import PAGE, read_candidates
+from .history import HistoryLimits, HistoryReplay, HistoryStart, NoHistory, find_start, no_history
+from .snapshot import PAGE, Snapshot, read_candidates
 
 DEMO_ELECTIONS = (("demo/payments", 3, 6), ("demo/scheduler", 2, 8), ("demo/reports", 2, 5))
 _TTL_BATCH = 200  # most leases asked for in one round, however many views show
@@ -45,7 +51,8 @@ _TTL_BATCH = 200  # most leases asked for in one round, however many views show
 class LiveSession:
     """One live session on one cluster; `async with`, or `start()` and `await close()`.
 
-    Closing revokes every lease the session's candidates created.
+    Closing revokes every lease the session's candidates created. `history` bounds the replay of
+    etcd's retained revisions on start (None: none, the first read is a bare baseline).
     """
 
     def __init__(
@@ -57,6 +64,7 @@ class LiveSession:
         wall: Callable[[], float] = time.time,
         status_every: float = 2.0,
         page: int = PAGE,
+        history: HistoryLimits | None = HistoryLimits(),  # noqa: B008 (frozen: shared safely)
     ) -> None:
         self.client = client
         self.prefix = prefix
@@ -70,6 +78,7 @@ class LiveSession:
         self.wall = wall
         self.status_every = status_every
         self.page = page  # keys per Range of a full read
+        self.history = history
         self.loaded = asyncio.Event()
         self.error: EtcdError | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -128,11 +137,13 @@ class LiveSession:
 
     async def _watch_loop(self) -> None:
         backoff = Backoff(first=0.25, cap=2.0)
+        history = self.history  # read once, on start: a later re-read reconciles instead
         while True:
             try:
                 snapshot = await read_candidates(
                     self.client, self.prefix, page=self.page, progress=self._loading
                 )
+                start = await self._history_start(snapshot.revision, history) if history else None
             except TransientError as err:
                 self._set_cluster(connection="reconnecting", error=str(err), loading=None)
                 await backoff.sleep()
@@ -141,36 +152,123 @@ class LiveSession:
                 self._fail(err)
                 return
             backoff.reset()
-            changes = self.state.load(snapshot.kvs, snapshot.revision, self.wall())
-            del snapshot  # the model holds what it needs of the values
-            self._take(changes.elections, changes.timeline, reset=True)
-            self._set_cluster(connection="connected", revision=self.state.revision, error=None, loading=None)
-            self.loaded.set()
+            history = None
+            self._set_cluster(connection="connected", revision=snapshot.revision, error=None, loading=None)
             try:
-                # Only keys that could be a candidate's reach the model: the watch drops the
-                # others' events (and values) as they arrive.
-                async with self.client.watch_prefix(
-                    self.prefix, self.state.revision + 1, key_filter=may_be_candidate_key
-                ) as watch:
-                    async for item in watch:
-                        if isinstance(item, WatchEvents):
-                            changes = self.state.apply(item.events, item.revision, self.wall())
-                            self._take(changes.elections, changes.timeline)
-                            self.cluster = replace(self.cluster, revision=self.state.revision)
-                        elif isinstance(item, WatchProgress):
-                            # Also what a response of dropped events becomes, thousands a second:
-                            # like events, it is drawn with the next frame that has news.
-                            self.state.apply((), item.revision, self.wall())
-                            self.cluster = replace(self.cluster, revision=self.state.revision)
-                        elif isinstance(item, WatchDisconnected):
-                            self._set_cluster(connection="reconnecting", error=item.error)
-                        elif isinstance(item, WatchResumed):
-                            self._set_cluster(connection="connected", error=None)
-                        elif isinstance(item, WatchCompacted):
-                            break  # history is gone: re-read and reconcile
+                if start is not None:
+                    replay = self._replayer(snapshot, *start)
+                    del snapshot, start  # the replay holds them while it needs them
+                    if await self._replay(replay):
+                        continue  # it went on live, until a compaction: re-read and reconcile
+                else:
+                    changes = self.state.load(snapshot.kvs, snapshot.revision, self.wall())
+                    del snapshot  # the model holds what it needs of the values
+                    self._take(changes.elections, changes.timeline, reset=True)
+                    self._set_cluster(revision=self.state.revision)
+                    self.loaded.set()
+                async with self._watch(self.state.revision + 1) as watch:
+                    await self._follow(watch)
             except EtcdError as err:
                 self._fail(err)
                 return
+
+    def _watch(self, start: int) -> Watch:
+        # Only keys that could be a candidate's reach the model: the watch drops the others'
+        # events (and values) as they arrive.
+        return self.client.watch_prefix(self.prefix, start, key_filter=may_be_candidate_key)
+
+    async def _follow(self, watch: Watch) -> None:
+        """Apply the watch live until it is compacted (then the caller re-reads)."""
+        async for item in watch:
+            if isinstance(item, WatchEvents):
+                changes = self.state.apply(item.events, item.revision, self.wall())
+                self._take(changes.elections, changes.timeline)
+                self.cluster = replace(self.cluster, revision=self.state.revision)
+            elif isinstance(item, WatchProgress):
+                # Also what a response of dropped events becomes, thousands a second:
+                # like events, it is drawn with the next frame that has news.
+                self.state.apply((), item.revision, self.wall())
+                self.cluster = replace(self.cluster, revision=self.state.revision)
+            elif isinstance(item, WatchCompacted):
+                return  # history is gone: re-read and reconcile
+            else:
+                self._watch_state(item)
+
+    def _watch_state(self, item: WatchItem) -> None:
+        if isinstance(item, WatchDisconnected):
+            self._set_cluster(connection="reconnecting", error=item.error)
+        elif isinstance(item, WatchResumed):
+            self._set_cluster(connection="connected", error=None)
+
+    # -- history on start -------------------------------------------------------------------
+
+    async def _history_start(
+        self, present: int, limits: HistoryLimits
+    ) -> tuple[HistoryStart, HistoryLimits, float] | None:
+        """Where the replay begins (None: no history, and the status says why); see history.py.
+
+        A transient error is raised, for the first read to be tried again.
+        """
+        deadline = asyncio.get_running_loop().time() + limits.seconds
+        try:
+            async with asyncio.timeout_at(deadline):
+                start = await find_start(
+                    self.client,
+                    self.prefix,
+                    present,
+                    limits,
+                    page=self.page,
+                    on_progress=lambda info: self._set_cluster(history=info),
+                )
+        except TimeoutError:
+            self._set_cluster(history=no_history(present, f"the bound of {limits.seconds:g} s"))
+            return None
+        except NoHistory as err:
+            self._set_cluster(history=no_history(present, str(err)))
+            return None
+        except TransientError:
+            raise
+        except EtcdError as err:
+            self._set_cluster(history=no_history(present, str(err)))
+            return None
+        self._set_cluster(history=start.info)
+        return start, limits, deadline
+
+    def _replayer(
+        self, present: Snapshot, start: HistoryStart, limits: HistoryLimits, deadline: float
+    ) -> HistoryReplay:
+        replay = HistoryReplay(
+            self.state,
+            start,
+            present,
+            limits,
+            deadline=deadline,
+            wall=self.wall,
+            on_progress=lambda info: self._set_cluster(history=info),
+            on_watch=self._watch_state,
+        )
+        replay.begin()
+        return replay
+
+    async def _replay(self, replay: HistoryReplay) -> bool:
+        """Replay the history, show it, then go on live on the same watch.
+
+        Views see nothing until the model is at the present. False: the replay stopped short
+        (the present read was taken as the truth), and the caller watches from after it.
+        """
+        async with self._watch(replay.info.first) as watch:
+            end = await replay.run(watch)  # which lets go of the reads it held
+            self._take(self.state.names(), self.state.timeline, reset=True)
+            self._set_cluster(revision=self.state.revision)
+            self.loaded.set()
+            if not end.usable:
+                return False
+            if end.live:
+                changes = self.state.apply(end.live, end.revision, self.wall())
+                self._take(changes.elections, changes.timeline)
+                self._set_cluster(revision=self.state.revision)
+            await self._follow(watch)
+        return True
 
     def _loading(self, read: int, total: int) -> None:
         self._set_cluster(loading=(read, total))

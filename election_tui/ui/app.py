@@ -244,7 +244,11 @@ class ElectionApp(App[int]):
         self.query_one(
             "#fleet-panel"
         ).border_title = f"Our candidates ({count(self.fleet_table.row_count, len(live.fleet))})  ({candidate_keys_hint()})"
-        self.query_one("#timeline-panel").border_title = f"Timeline ({len(self.query_one(Timeline))})"
+        title = f"Timeline ({len(self.query_one(Timeline))})"
+        history = live.cluster.history
+        if history is not None and history.done:  # how far back it reaches (dim lines: replayed)
+            title += f" · {history.text}"
+        self.query_one("#timeline-panel").border_title = title
 
     def _ours_in(self, elections: set[bytes]) -> bool:
         """Whether one of our candidates campaigns in one of `elections` (its row may show a new value)."""

@@ -111,7 +111,7 @@ class ElectionsTable(LineTable[bytes]):
                 _ttl_cell(lease, ttl),  # now, not at the next tick: a new leader's, not the old one's
                 Text(str(len(view.candidates))),
                 Text(str(view.terms)),
-                _changed_cell(view.last_change_time, leader.create_revision if leader else None, wall),
+                _changed_cell(view.last_change_time, _since(view), wall),
             ),
         )
 
@@ -139,8 +139,15 @@ def _ttl_cell(lease: int, ttl: TTLLookup) -> Text:
     return ttl_bar(ttl(lease)) if lease else Text("")
 
 
+def _since(view: ElectionView) -> int | None:
+    """The revision of the last change when history told it, else the leader key's creation."""
+    if view.last_change_revision is not None:
+        return view.last_change_revision
+    return view.leader.create_revision if view.leader else None
+
+
 def _changed_cell(changed_at: float | None, leader_revision: int | None, wall: float) -> Text:
-    """The age of a change this process saw; else the leader's revision, "before start"."""
+    """The age of a change this process saw; else its revision (or the leader's), "before start"."""
     if changed_at is not None:
         return Text(age(wall - changed_at), style="dim")
     since = f"r{leader_revision} " if leader_revision is not None else ""

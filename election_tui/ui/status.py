@@ -29,6 +29,8 @@ def status_text(
     if info.loading is not None:
         read, total = info.loading
         text.append(f"  reading keys: {read:,} / {total:,}…", style="bold yellow")
+    if info.history is not None and not info.history.done:
+        text.append(f"  {info.history.text}", style="bold yellow")
     if info.leader_member:
         text.append(f"  raft leader {info.leader_member}")
     if info.version:

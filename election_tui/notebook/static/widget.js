@@ -331,15 +331,22 @@ function render({ model, el }) {
   function drawTimeline() {
     const fresh = document.createDocumentFragment();
     for (const e of model.get("timeline") || []) {
-      const li = h("li", `etui-event k-${e.kind}`);
-      const at = new Date(e.time * 1000);
-      li.appendChild(h("span", "etui-dim", `${at.toLocaleTimeString()} r${e.rev} `));
+      const li = h("li", `etui-event k-${e.kind}${e.history ? " etui-history" : ""}`);
+      // A replayed entry has no time (etcd keeps none with a revision): its revision says when.
+      const when = e.time === null ? "history" : new Date(e.time * 1000).toLocaleTimeString();
+      li.appendChild(h("span", "etui-dim", `${when} r${e.rev} `));
       li.appendChild(h("span", "etui-kind", e.kind));
       li.appendChild(h("span", "etui-name", ` ${e.election} `));
       li.appendChild(h("span", "etui-value", e.value));
       fresh.appendChild(li);
     }
     timelineList.replaceChildren(fresh);
+    drawTimelineHeading();
+  }
+
+  function drawTimelineHeading() {
+    const c = model.get("cluster") || {};
+    timeline.heading.textContent = c.history ? `Timeline · ${c.history}` : "Timeline";
   }
 
   function drawNotice() {
@@ -399,7 +406,10 @@ function render({ model, el }) {
     ["change", () => {
       lastUpdate = performance.now();
     }],
-    ["change:cluster", drawStatus],
+    ["change:cluster", () => {
+      drawStatus();
+      drawTimelineHeading();
+    }],
     ["change:elections change:selected change:election_count change:offset", drawElections],
     ["change:queue", drawQueue],
     ["change:fleet", drawFleet],
