@@ -118,6 +118,9 @@ class ElectionState:
         """Elections that exist (have a direct candidate), sorted."""
         return self._index.names()
 
+    def election_count(self) -> int:
+        return self._index.name_count()
+
     def election(self, name: bytes) -> ElectionView | None:
         meta = self._meta.get(name)
         if meta is None:

@@ -238,7 +238,7 @@ class ElectionApp(App[int]):
         elections = self.elections.row_count
         self.query_one(
             "#elections-panel"
-        ).border_title = f"Elections ({count(elections, len(live.state.names()))})"
+        ).border_title = f"Elections ({count(elections, live.state.election_count())})"
         queue = f"Queue · {display(self.selected, 40)} ({self.queue.row_count})" if self.selected else "Queue"
         self.query_one("#queue-panel").border_title = queue
         self.query_one(
