@@ -9,6 +9,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from helpers import binary_version
 
 from election_tui.embedded import EmbeddedEtcd
 from election_tui.etcd import (
@@ -26,7 +27,7 @@ from election_tui.etcd import (
 from election_tui.etcd._pb import rpc_pb2, rpc_pb2_grpc
 from election_tui.testing import TcpProxy, TlsFiles, make_test_ca, make_unrelated_ca
 
-pytestmark = pytest.mark.fault
+pytestmark = [pytest.mark.fault, pytest.mark.etcd_versions]
 
 BOUND = 5.0
 ROOT, ROOT_PW = "root", "rootpw"
@@ -56,8 +57,8 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
 
 
 @pytest.fixture(scope="module")
-def tls_etcd(tls_files: TlsFiles) -> Iterator[EmbeddedEtcd]:
-    with EmbeddedEtcd(tls=tls_files, name="tls") as instance:
+def tls_etcd(tls_files: TlsFiles, etcd_binary: Path) -> Iterator[EmbeddedEtcd]:
+    with EmbeddedEtcd(tls=tls_files, name="tls", etcd_bin=etcd_binary) as instance:
         yield instance
 
 
@@ -77,7 +78,7 @@ async def test_a_ca_cert_alone_implies_tls_for_bare_host_port_endpoints(
 ) -> None:
     async with EtcdClient([tls_etcd.members[0].address], ca_cert=tls_files.ca) as client:
         assert client.endpoint.tls
-        assert (await client.status()).version.startswith("3.5")
+        assert (await client.status()).version == binary_version(tls_etcd.etcd_bin)
 
 
 async def test_a_client_trusting_an_unrelated_ca_is_unavailable_with_a_tls_hint(
@@ -120,8 +121,8 @@ def test_cert_without_key_is_invalid_argument(tls_files: TlsFiles) -> None:
 
 
 @pytest.fixture(scope="module")
-def auth_etcd() -> Iterator[EmbeddedEtcd]:
-    with EmbeddedEtcd(name="auth") as instance:
+def auth_etcd(etcd_binary: Path) -> Iterator[EmbeddedEtcd]:
+    with EmbeddedEtcd(name="auth", etcd_bin=etcd_binary) as instance:
         _enable_auth(instance)
         yield instance
 
@@ -210,8 +211,8 @@ async def test_a_user_can_campaign_in_an_election_under_its_grant(
 
 
 @pytest.fixture(scope="module")
-def short_token_etcd() -> Iterator[EmbeddedEtcd]:
-    with EmbeddedEtcd(name="short-token", auth_token_ttl=TOKEN_TTL) as instance:
+def short_token_etcd(etcd_binary: Path) -> Iterator[EmbeddedEtcd]:
+    with EmbeddedEtcd(name="short-token", auth_token_ttl=TOKEN_TTL, etcd_bin=etcd_binary) as instance:
         _enable_auth(instance)
         yield instance
 
