@@ -275,7 +275,7 @@ class EtcdClient:
     # -- leases -----------------------------------------------------------------------------
 
     async def lease_grant(self, ttl: int) -> Lease:
-        """Grant a lease; etcd rounds TTLs below its minimum (2 s on 3.5) up."""
+        """Grant a lease; etcd rounds TTLs below its minimum (2 s on 3.4 and 3.5) up."""
         resp = await self._conn.unary("lease.LeaseGrant", rpc_pb2.LeaseGrantRequest(TTL=validate_ttl(ttl)))
         if resp.error:
             raise EtcdError(resp.error)
