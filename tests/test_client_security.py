@@ -24,7 +24,7 @@ from election_tui.etcd import (
     WatchItem,
     WatchResumed,
 )
-from election_tui.etcd._pb import rpc_pb2, rpc_pb2_grpc
+from election_tui.etcd._pb import rpc_pb2, rpc_pb2_grpc, v3election_pb2, v3election_pb2_grpc
 from election_tui.etcd.errors import InvalidToken, from_cancel_reason
 from election_tui.testing import TcpProxy, TlsFiles, make_test_ca, make_unrelated_ca
 
@@ -329,3 +329,46 @@ async def test_a_watch_reopened_after_its_token_expired_renews_it_and_resumes(
     assert WatchDisconnected in kinds and WatchResumed in kinds
     events = [e for item in items if isinstance(item, WatchEvents) for e in item.events]
     assert [e.revision for e in events] == [second.revision]
+
+
+async def _observe_answer(member: EmbeddedMember, token: str, name: bytes) -> tuple[grpc.StatusCode, int]:
+    """How an Observe opened with `token` ends (bare stubs): its status and how many leaders it gave."""
+    async with grpc.aio.insecure_channel(member.address) as channel:
+        call = v3election_pb2_grpc.ElectionStub(channel).Observe(
+            v3election_pb2.LeaderRequest(name=name), metadata=(("token", token),)
+        )
+        given = 0
+        async with asyncio.timeout(BOUND):
+            async for _ in call:
+                given += 1
+            return await call.code(), given
+
+
+async def test_observe_renews_an_expired_token_instead_of_reopening_with_it_forever(
+    short_token_etcd: EmbeddedEtcd, prefix: bytes
+) -> None:
+    """etcd (3.4.23 and 3.5.1 alike) answers an Observe sent with an expired token by ending the
+    stream at once with status OK and no leader, not with an error: observe must take a fresh
+    token before it re-opens, or it re-opens with the stale one and never sees a leader again."""
+    name = prefix + b"election"
+    member = short_token_etcd.members[0]
+    async with (
+        TcpProxy(member.address) as proxy,
+        EtcdClient([proxy.address], user=ROOT, password=ROOT_PW) as observer,
+        EtcdClient(short_token_etcd.endpoints, user=ROOT, password=ROOT_PW) as leader_client,
+        _raw_token(short_token_etcd) as (probe, _),
+    ):
+        leader = await leader_client.campaign(name, (await leader_client.lease_grant(30)).id, b"v1")
+        observed = observer.observe(name)
+        try:
+            assert (await asyncio.wait_for(anext(observed), BOUND)).value == b"v1"
+            await asyncio.sleep(TOKEN_TTL + 1.5)  # the scenario: the observer's token idles out
+            assert await _observe_answer(member, probe, name) == (grpc.StatusCode.OK, 0)  # how it shows
+
+            await proxy.reset()  # the stream breaks; observe re-opens it with its old token
+            await proxy.pass_through()
+            await leader_client.proclaim(leader, b"v2")
+
+            assert (await asyncio.wait_for(anext(observed), BOUND)).value == b"v2"
+        finally:
+            await observed.aclose()
