@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import re
 import subprocess
 import threading
 import time
@@ -132,3 +133,10 @@ def cmdline(pid: int) -> list[str]:
     except OSError:
         return []
     return raw.decode(errors="replace").split("\0")[:-1]
+
+
+def binary_version(etcd: Path) -> str:
+    """What `etcd --version` says the binary is ("3.4.23"), independently of any server's answer."""
+    out = subprocess.run([str(etcd), "--version"], capture_output=True, text=True, timeout=30).stdout
+    found = re.search(r"etcd Version: (\S+)", out)
+    return found.group(1) if found else "unknown"
