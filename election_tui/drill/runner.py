@@ -502,7 +502,9 @@ class _Drill:
             raise _StepFailed(f"{control.names[index]} is {state}, not paused")
         return [index]
 
-    def _settled(self, verb: MemberVerb, targets: list[int], answers: Sequence[Status | None]) -> bool:
+    def _settled(
+        self, verb: MemberVerb, targets: list[int], answers: Sequence[Status | None], before: RaftView
+    ) -> bool:
         """The members' Status agrees on the outcome: targets answer (or not), and a leader or none."""
         back = verb in ("resume", "restart")
         if any((answers[i] is not None) != back for i in targets):
@@ -511,7 +513,12 @@ class _Drill:
         if len(up) <= len(answers) // 2:
             return all(not a.leader for a in up)  # no majority: nobody may name a leader
         leader = _agreed(answers)
-        return bool(leader) and all(a.leader == leader for a in up) and any(a.member_id == leader for a in up)
+        if not (leader and all(a.leader == leader for a in up) and any(a.member_id == leader for a in up)):
+            return False
+        # Status names a new leader before it reports the new term (its raftTerm is the term of
+        # the last entry applied): a leader elected since `before` must show a higher term.
+        view = self._raft(answers)
+        return view.leader == before.leader or view.term > before.term
 
     async def _member_step(self, index: int, step: MemberStep) -> None:
         control = self._control()
@@ -544,7 +551,7 @@ class _Drill:
         settled_at: float | None = None
         while True:
             answers = await self._answers()
-            if self._settled(verb, targets, answers):
+            if self._settled(verb, targets, answers, before):
                 settled_at = time.monotonic()
                 break
             if time.monotonic() >= deadline:
