@@ -540,7 +540,7 @@ class _Drill:
             case "resume":
                 await control.resume(*targets)
             case "restart":
-                await control.restart(*targets, timeout=step.within)
+                await control.restart(*targets)  # the settling below waits for a leader
         verb = step.verb
         for i in targets:
             if verb in ("kill", "pause"):

@@ -18,7 +18,7 @@ from ..etcd import EtcdClient, EtcdError, InvalidArgument, Member, Status, parse
 from .members import ProcessState
 
 ConnectionState = Literal["connecting", "connected", "reconnecting", "stale"]
-MemberState = Literal["up", "paused", "down", "unknown"]
+MemberState = Literal["up", "paused", "silent", "down", "unknown"]
 _PROBE_TIMEOUT = 1.0
 
 
@@ -42,11 +42,14 @@ class MemberInfo:
 
     @property
     def state(self) -> MemberState:
-        """up (it answers), paused (ours, SIGSTOPped), down (no answer), unknown (not probed)."""
+        """up (it answers), paused (ours, SIGSTOPped), silent (ours, running, no answer: e.g.
+        restarted without a quorum to rejoin), down (no answer), unknown (not probed)."""
         if self.up:
             return "up"
         if self.process == "paused":
             return "paused"
+        if self.process == "running":
+            return "silent"
         return "down" if self.probed else "unknown"
 
 

@@ -25,7 +25,9 @@ ATTACHED = (
     "its members are read-only here; start election-tui with --members 3 for a cluster to break"
 )
 _STATUS_TIMEOUT = 0.5  # a paused member never answers: do not wait on it for long
-RESTART_TIMEOUT = 20.0  # a member's start, and its wait for a raft leader
+# How long a restart waits for the member to know a raft leader before it returns anyway (it may
+# find none: no quorum). Short, so that no thread of ours holds up a quit: etcd says the rest.
+RESTART_WAIT = 2.0
 
 
 class MemberError(Exception):
@@ -131,12 +133,13 @@ class MemberControl:
     async def resume(self, *indices: int) -> None:
         await self._each(indices, "resume", self._resume)
 
-    async def restart(self, *indices: int, timeout: float = RESTART_TIMEOUT) -> None:
-        """Start again on the same data dir and ports; returns once each knows a raft leader.
+    async def restart(self, *indices: int, wait: float = RESTART_WAIT) -> None:
+        """Start again on the same data dir and ports; returns once each knows a raft leader,
+        or after `wait` s while it runs without one (no quorum yet: its Status will say so).
 
         Several restart at once: one alone could wait for a quorum the others bring.
         """
-        await self._each(indices, "restart", lambda m: self._restart(m, timeout))
+        await self._each(indices, "restart", lambda m: self._restart(m, wait))
 
     def _kill(self, member: EmbeddedMember) -> None:
         if not member.is_running:
@@ -155,13 +158,14 @@ class MemberControl:
             raise MemberError(f"{member.name} is not paused")
         member.resume()
 
-    def _restart(self, member: EmbeddedMember, timeout: float) -> None:
+    def _restart(self, member: EmbeddedMember, wait: float) -> None:
         from ..embedded import EmbeddedEtcdError
 
         try:
-            member.restart(timeout)
+            member.restart(wait)
         except EmbeddedEtcdError as err:
-            raise MemberError(f"{member.name} did not come back: {err}") from None
+            if not member.is_running:  # it exited: say why (the error carries its log's tail)
+                raise MemberError(f"{member.name} did not come back: {err}") from None
 
     async def _each(
         self, indices: Sequence[int], verb: str, action: Callable[[EmbeddedMember], None]

@@ -485,7 +485,7 @@ class ElectionApp(App[int]):
             self._member_act(
                 self.session.restart_member(member),
                 f"restarting {name}…",
-                f"{name} is back and knows a raft leader",
+                f"{name} restarted (the panel shows when it knows a raft leader)",
             )
 
     def action_filter(self) -> None:

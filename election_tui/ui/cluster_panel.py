@@ -27,10 +27,17 @@ COLUMNS = (
 STATE_MEANINGS = {
     "up": "it answered its Status just now",
     "paused": "ours, SIGSTOPped: alive but silent, like a hung machine (P resumes it)",
+    "silent": "ours and running, yet no answer: restarted without a quorum to rejoin, say",
     "down": "no answer: killed, crashed or unreachable (R restarts one of ours)",
     "unknown": "a member that none of our endpoints reaches: not asked",
 }
-_STATE_STYLES = {"up": "green", "paused": "bold yellow", "down": "bold red", "unknown": "dim"}
+_STATE_STYLES = {
+    "up": "green",
+    "paused": "bold yellow",
+    "silent": "bold yellow",
+    "down": "bold red",
+    "unknown": "dim",
+}
 
 
 def size_text(size: int | None) -> str:

@@ -35,7 +35,7 @@ def status_text(
             state = member.state
             if state != "up":
                 text.append(f"  {member.name}", style="red strike")
-                text.append(f" {state}", style="bold yellow" if state == "paused" else "bold red")
+                text.append(f" {state}", style="bold red" if state == "down" else "bold yellow")
     text.append(f" {info.endpoint}", style="bold")
     text.append(f"  rev {info.revision}")
     if info.leader_member:
