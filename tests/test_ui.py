@@ -610,9 +610,13 @@ async def test_a_paced_drill_shows_its_running_step_and_its_report_can_be_saved(
         await pilot.pause()
         await pilot.click("#ok")
         await until(pilot, lambda: "drill resign: step 3/" in status_text(app), what="the running step shown")
-        report = await until(
-            pilot, lambda: isinstance(app.screen, ReportScreen) and app.screen, timeout=30, what="the report"
-        )
+
+        def shown() -> ReportScreen | None:
+            # The screen is current before its widgets are mounted: wait for the body too.
+            screen = app.screen
+            return screen if isinstance(screen, ReportScreen) and screen.query("#report-body") else None
+
+        report = await until(pilot, shown, timeout=30, what="the report")
         assert "drill resign" not in status_text(app)  # the step line goes with the drill
         body = str(report.query_one("#report-body", Static).content)
         assert max(len(line) for line in body.splitlines()) <= app.size.width - 10  # whole lines

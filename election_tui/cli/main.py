@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from ..etcd import ClientConfig, EtcdError
-from ..live import pace_problem
+from ..live import MemberControl, members_problem, pace_problem
 from ..model import display
 from .flags import ConfigError, add_connection_flags, client_config
 
@@ -43,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--demo", action="store_true", help="launch a few candidates to show life at once")
     parser.add_argument("--pace", type=_pace, default=0.0, help=_PACE_HELP)
     parser.add_argument("--theme", type=_theme, default=None, help=_THEME_HELP)
+    parser.add_argument("--members", type=_members, default=None, help=_MEMBERS_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def command(name: str, help: str) -> argparse.ArgumentParser:
@@ -70,10 +71,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("name")
     p.add_argument("--json", action="store_true")
-    p = command("drill", "run a failover drill file (or a shipped one: resign, expiry, crash, partition)")
+    p = command(
+        "drill",
+        "run a failover drill file, or a shipped one (resign, expiry, crash, partition, raft-leader, no-quorum)",
+    )
     p.add_argument("file")
     p.add_argument("--json", action="store_true")
     p.add_argument("--pace", type=_pace, default=0.0, help=_PACE_HELP)
+    p.add_argument(
+        "--members", type=_members, default=None, help=_MEMBERS_HELP + "; default: the drill's own"
+    )
     p.add_argument(
         "--html",
         type=_html_file,
@@ -88,11 +95,22 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--pace", type=_pace, default=0.0, help=_PACE_HELP)
     p.add_argument("--theme", type=_theme, default=None, help=_THEME_HELP)
     p.add_argument("--font-size", type=_font_size, default=16, help="the page's font size in px, 8-64 (16)")
+    p.add_argument("--members", type=_members, default=None, help=_MEMBERS_HELP)
     return parser
 
 
 _PACE_HELP = "seconds a drill pauses after each step, so a room can follow (0)"
 _THEME_HELP = "colour theme, e.g. projector (high contrast); remembered for the next run"
+_MEMBERS_HELP = "start an embedded cluster of N members (1, 3 or 5) to break: kill, pause, restart"
+
+
+def _members(raw: str) -> int:
+    count = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 2 else None
+    problem = members_problem(count)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"must be {problem}, not {raw!r}")
+    assert count is not None
+    return count
 
 
 def _theme(raw: str) -> str:
@@ -149,31 +167,45 @@ def _defaults(args: argparse.Namespace) -> None:
         ("pace", 0.0),
         ("theme", None),
         ("html", None),
+        ("members", None),
     ):
         if not hasattr(args, name):
             setattr(args, name, value)
 
 
 @contextlib.contextmanager
-def _cluster(config: ClientConfig) -> Iterator[ClientConfig]:
-    """The given cluster, or a throwaway embedded etcd when no endpoint was given."""
+def _cluster(
+    config: ClientConfig, members: int | None = None
+) -> Iterator[tuple[ClientConfig, MemberControl | None]]:
+    """The given cluster, or a throwaway embedded one of `members` (1) when no endpoint was given.
+
+    The second item controls the embedded cluster's members (None: attached, read-only). Every
+    member ends on every way out: stopped here, killed by the hard exit's last resort, and
+    killed by the kernel should this process die without either (parent-death signal).
+    """
     if config.endpoints:
-        yield config
+        if members is not None:
+            raise ConfigError(
+                "--members starts an embedded cluster: it does not go with --endpoints (or ETCDCTL_ENDPOINTS)"
+            )
+        yield config, None
         return
     from .._exits import last_resort
-    from ..embedded import EmbeddedEtcd, EmbeddedEtcdError
+    from ..embedded import EmbeddedEtcdError
+    from ..live import start_embedded
 
-    etcd = EmbeddedEtcd()
-    print("starting an embedded etcd…", file=sys.stderr)
+    count = members or 1
+    print(f"starting an embedded etcd{f' of {count} members' if count > 1 else ''}…", file=sys.stderr)
     try:
-        etcd.start()
+        control = start_embedded(count)
     except EmbeddedEtcdError as err:
         raise ConfigError(str(err)) from None
-    with last_resort(etcd.kill):  # a hard exit must not leave it behind either
+    with last_resort(control.etcd.kill):  # a hard exit must not leave it behind either
         try:
-            yield replace(config, endpoints=tuple(etcd.endpoints))
+            print(f"embedded etcd: {','.join(control.endpoints)}", file=sys.stderr)
+            yield replace(config, endpoints=tuple(control.endpoints)), control
         finally:
-            etcd.stop()
+            control.stop()
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -205,14 +237,22 @@ def _run(args: argparse.Namespace) -> int:
 
         try:
             scenario = load_scenario(args.file)
+            # Refused before any etcd starts: a member step on an attached cluster, a size mismatch.
+            attached = bool(config.endpoints)
+            members = args.members or (None if attached else scenario.members)
+            problem = scenario.cluster_problem(None if attached else members or 1)
+            if problem is not None:
+                raise problem
         except ScenarioError as err:
             raise ConfigError(str(err)) from None
-        with _cluster(config) as cluster:
+        with _cluster(config, members) as (cluster, control):
 
             async def drill() -> int:
                 async with commands.connected(cluster) as client:
                     progress = None if args.json else (lambda line: print(line, file=sys.stderr))
-                    report = await run_drill(client, scenario, on_progress=progress, pace=args.pace)
+                    report = await run_drill(
+                        client, scenario, on_progress=progress, pace=args.pace, members=control
+                    )
                 print(json.dumps(to_json(report), indent=2) if args.json else format_text(report))
                 if args.html is not None:
                     from ..drill.html import report_page
@@ -229,7 +269,7 @@ def _run(args: argparse.Namespace) -> int:
         from .serve import check_listen, serve
 
         check_listen(args.host, args.port)  # before an embedded etcd starts for nothing
-        with _cluster(config) as cluster:
+        with _cluster(config, args.members) as (cluster, _control):
             serve(
                 cluster,
                 host=args.host,
@@ -243,7 +283,7 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     from ..ui.app import run_dashboard
 
-    with _cluster(config) as cluster:
+    with _cluster(config, args.members) as (cluster, control):
         return run_dashboard(
             cluster,
             prefix=args.prefix,
@@ -251,6 +291,7 @@ def _run(args: argparse.Namespace) -> int:
             embedded=not config.endpoints,
             pace=args.pace,
             theme=args.theme,
+            members=control,
         )
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
 from types import TracebackType
 
@@ -26,6 +26,8 @@ from ..etcd import (
     InvalidArgument,
     KeepAlive,
     LeaseInfo,
+    Member,
+    Status,
     TransientError,
     Watch,
     WatchCompacted,
@@ -39,9 +41,10 @@ from ..etcd import (
 )
 from ..model import ElectionState, LeaseClock, ShownTTL, TimelineEntry, TTLLookup
 from ..sim import Candidate, Fleet
-from .cluster import ClusterInfo, probe_members
+from .cluster import ClusterInfo, MemberInfo, agreed_leader, probe_members, quorum_of
 from .feed import Feed
 from .history import HistoryLimits, HistoryReplay, HistoryStart, NoHistory, find_start, no_history
+from .members import ATTACHED, MemberControl, MemberError, ProcessState
 from .snapshot import PAGE, Snapshot, read_candidates
 
 DEMO_ELECTIONS = (("demo/payments", 3, 6), ("demo/scheduler", 2, 8), ("demo/reports", 2, 5))
@@ -52,7 +55,8 @@ class LiveSession:
     """One live session on one cluster; `async with`, or `start()` and `await close()`.
 
     Closing revokes every lease the session's candidates created. `history` bounds the replay of
-    etcd's retained revisions on start (None: none, the first read is a bare baseline).
+    etcd's retained revisions on start (None: none, the first read is a bare baseline). `members`:
+    the control of the embedded cluster this process started, if it did (else members are read-only).
     """
 
     def __init__(
@@ -65,15 +69,18 @@ class LiveSession:
         status_every: float = 2.0,
         page: int = PAGE,
         history: HistoryLimits | None = HistoryLimits(),  # noqa: B008 (frozen: shared safely)
+        members: MemberControl | None = None,
     ) -> None:
         self.client = client
+        self.members = members
         self.prefix = prefix
         self.state = ElectionState()
         self.leases = LeaseClock()
         self.fleet = Fleet(client)
         self.fleet.subscribe(lambda _c, _t: self._mark(fleet=True))
         self._feeds: list[Feed] = []
-        self.cluster = ClusterInfo(endpoint=str(client.endpoint))
+        self.cluster = ClusterInfo(endpoint=str(client.endpoint), embedded=members is not None)
+        self._probe_now = asyncio.Event()  # a member action asks for fresh answers at once
         self.clock = clock
         self.wall = wall
         self.status_every = status_every
@@ -287,24 +294,12 @@ class LiveSession:
     # -- cluster status ---------------------------------------------------------------------
 
     async def _status_loop(self) -> None:
-        names: dict[int, str] = {}
+        roster: list[Member] = []
         while True:
+            self._probe_now.clear()
+            status: Status | None = None
             try:
                 status = await self.client.status(timeout=self.status_every)
-                if status.leader not in names:
-                    names = {m.id: m.name for m in await self.client.member_list()}
-                members = await probe_members(self.client, names, status.leader)
-                connection = self.cluster.connection
-                if connection == "stale" and self.error is None:
-                    connection = "connected"
-                self._set_cluster(
-                    endpoint=str(self.client.endpoint),
-                    leader_member=names.get(status.leader, format(status.leader, "x")),
-                    version=status.version,
-                    members=members,
-                    connection=connection,
-                    error=None if connection == "connecting" else self.cluster.error,
-                )
             except EtcdError as err:
                 if self.cluster.connection == "connected":
                     self._set_cluster(connection="stale", error=str(err))
@@ -312,7 +307,39 @@ class LiveSession:
                     # Not connected yet (the first read retries for long): say why meanwhile,
                     # e.g. a refused TLS handshake, rather than "connecting" in silence.
                     self._set_cluster(error=str(err))
-            await asyncio.sleep(self.status_every)
+            known = {m.id for m in roster}
+            if status is not None and (
+                status.member_id not in known or (status.leader and status.leader not in known)
+            ):
+                with contextlib.suppress(EtcdError):  # the names we had still serve meanwhile
+                    roster = await self.client.member_list()
+            # Every member is asked even when ours did not answer: a dead cluster shows dead.
+            members = await probe_members(self.client, roster, self._process)
+            leader = agreed_leader(members)
+            changes: dict[str, object] = {
+                "members": members,
+                "quorum": quorum_of(members),
+                "leader_member": next((m.name for m in members if m.member_id == leader), None)
+                if leader
+                else None,
+            }
+            if status is not None:
+                connection = self.cluster.connection
+                if connection == "stale" and self.error is None:
+                    connection = "connected"
+                changes.update(
+                    endpoint=str(self.client.endpoint),
+                    version=status.version,
+                    connection=connection,
+                    error=None if connection == "connecting" else self.cluster.error,
+                )
+            self._set_cluster(**changes)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._probe_now.wait(), self.status_every)
+
+    def _process(self, endpoint: str) -> ProcessState | None:
+        index = self.members.index_of(endpoint) if self.members is not None else None
+        return self.members.process(index) if self.members is not None and index is not None else None
 
     # -- lease countdowns -------------------------------------------------------------------
 
@@ -415,3 +442,36 @@ class LiveSession:
             self._hint(candidate, "resigned")
         await self.fleet.remove(candidate)
         self._mark(fleet=True)
+
+    # -- members of an embedded cluster (actions go to their processes; etcd says the rest) ---
+
+    def _member_index(self, member: MemberInfo) -> tuple[MemberControl, int]:
+        if self.members is None:
+            raise MemberError(f"{member.name}: {ATTACHED}")
+        index = self.members.index_of(member.endpoint)
+        if index is None:
+            raise MemberError(f"{member.name} is not a member of the embedded cluster")
+        return self.members, index
+
+    async def _poked(self, action: Awaitable[None]) -> None:
+        try:
+            await action
+        finally:
+            self._probe_now.set()  # the panel shows what etcd says now, not in 2 s
+
+    async def kill_member(self, member: MemberInfo) -> None:
+        """SIGKILL one member of our embedded cluster."""
+        control, index = self._member_index(member)
+        await self._poked(control.kill(index))
+
+    async def toggle_pause_member(self, member: MemberInfo) -> bool:
+        """SIGSTOP a running member, SIGCONT a paused one; True when it is paused now."""
+        control, index = self._member_index(member)
+        paused = control.process(index) == "paused"
+        await self._poked(control.resume(index) if paused else control.pause(index))
+        return not paused
+
+    async def restart_member(self, member: MemberInfo) -> None:
+        """Start one member again on its data (stopping it first if it runs or is paused)."""
+        control, index = self._member_index(member)
+        await self._poked(control.restart(index))
