@@ -353,6 +353,12 @@ def test_a_serve_port_out_of_range_is_refused(port: str) -> None:
     assert "--port" in line and "1 to 65535" in line
 
 
+@pytest.mark.parametrize("flag", ["--dial-timeout", "--command-timeout"])
+def test_a_connection_flag_before_the_subcommand_counts_too(flag: str) -> None:
+    line = _refused([flag, "0", "leader", "x", *_unreached()])
+    assert f"{flag} must be a positive number" in line
+
+
 @pytest.mark.parametrize("pace", ["-1", "61", "٣", "nan", "1e3", "", "0.0001"])
 @pytest.mark.parametrize("where", [[], ["drill", "resign"], ["serve"]], ids=["dashboard", "drill", "serve"])
 def test_a_pace_that_is_not_seconds_in_range_is_refused(where: list[str], pace: str) -> None:
