@@ -41,6 +41,7 @@ __all__ = [
     "EmbeddedEtcdError",
     "EmbeddedMember",
     "find_etcd_binaries",
+    "sweep_orphaned_dirs",
 ]
 
 _HOST = "127.0.0.1"
@@ -48,6 +49,9 @@ _START_ATTEMPTS = 3  # a port picked free can be taken by someone else before et
 _STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL
 _LOG_TAIL_LINES = 20
 _PORT_CLASH = "address already in use"
+_DIR_PREFIX = "election-tui-etcd-"
+_OWNER_FILE = "owner"  # "<pid> <start time>" of the process that made the directory
+_SWEEP_LIMIT = 200  # directories looked at per start: a bounded clean-up, not a crawl
 # Short reconnect backoff: gRPC's default (1 s, growing) would make readiness polling lag.
 _PROBE_CHANNEL_OPTIONS = (
     ("grpc.initial_reconnect_backoff_ms", 50),
@@ -248,6 +252,60 @@ class _Forker:
 
 
 _FORKER = _Forker()
+
+
+# --------------------------------------------------------------------------- orphaned data
+#
+# A SIGKILLed app runs no clean-up: the kernel ends its etcd (above), but the temporary directory
+# stays. The next start removes such directories: ours (same uid, our prefix), whose owner file
+# names a process that is gone. A process is told by PID *and* start time, so a reused PID does
+# not keep a directory, nor make us delete a live one. A directory without an owner file is left.
+
+
+def _process_identity(pid: int) -> str | None:
+    """ "<pid> <start time in clock ticks>" of a live process (Linux), "<pid>" elsewhere, None if gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return None
+    except OSError:  # no /proc here: the PID alone
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+        return str(pid)
+    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) ": state is field 3
+    return f"{pid} {fields[19]}"  # field 22: starttime
+
+
+def _owner_alive(owner: str) -> bool:
+    parts = owner.split()
+    if not parts or not parts[0].isdigit():
+        return True  # unreadable: not proven gone
+    return _process_identity(int(parts[0])) == owner.strip()
+
+
+def sweep_orphaned_dirs(root: Path | None = None) -> list[Path]:
+    """Remove data directories left by embedded etcds whose owning process died; say which."""
+    base = Path(tempfile.gettempdir()) if root is None else root
+    removed: list[Path] = []
+    try:
+        candidates = sorted(base.glob(_DIR_PREFIX + "*"))[:_SWEEP_LIMIT]
+    except OSError:
+        return removed
+    for path in candidates:
+        try:
+            if path.is_symlink() or not path.is_dir() or path.stat().st_uid != os.getuid():
+                continue
+            owner = (path / _OWNER_FILE).read_text()
+        except OSError:
+            continue  # no owner file (not ours to judge) or not readable
+        if not _owner_alive(owner):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
 
 # --------------------------------------------------------------------------- members
@@ -566,7 +624,9 @@ class EmbeddedEtcd:
         """
         if self._running:
             raise EmbeddedEtcdError("EmbeddedEtcd is already running")
-        self._data_root = Path(tempfile.mkdtemp(prefix="election-tui-etcd-"))
+        sweep_orphaned_dirs()
+        self._data_root = Path(tempfile.mkdtemp(prefix=_DIR_PREFIX))
+        (self._data_root / _OWNER_FILE).write_text(_process_identity(os.getpid()) or "")
         self._running = True
         atexit.register(self.stop)
         deadline = time.monotonic() + timeout

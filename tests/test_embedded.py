@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -367,3 +369,45 @@ def test_a_bad_setting_is_an_error_naming_it_not_a_fall_back_to_the_wheel(
 def test_an_explicit_etcd_bin_argument_is_checked_too(tmp_path: Path) -> None:
     with pytest.raises(EmbeddedEtcdError, match=r"etcd_bin is set to .*nothing is there"):
         EmbeddedEtcd(etcd_bin=tmp_path / "nowhere")
+
+
+# --- directories left by a killed app --------------------------------------------------------
+
+
+def _orphan(root: Path, name: str, owner: str | None) -> Path:
+    path = root / f"election-tui-etcd-{name}"
+    (path / "member").mkdir(parents=True)
+    if owner is not None:
+        (path / "owner").write_text(owner)
+    return path
+
+
+def test_the_sweep_removes_only_directories_whose_owner_is_proven_gone(tmp_path: Path) -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    identity = embedded._process_identity(child.pid)
+    assert child.stdin is not None
+    child.stdin.close()
+    child.wait(10)
+    assert identity is not None and embedded._process_identity(child.pid) is None
+
+    mine = embedded._process_identity(os.getpid())
+    assert mine is not None
+    pid, started = mine.split()
+    dead = _orphan(tmp_path, "dead", identity)
+    reused = _orphan(tmp_path, "reused", f"{pid} {int(started) + 1}")  # our PID, another process
+    live = _orphan(tmp_path, "live", mine)
+    unowned = _orphan(tmp_path, "unowned", None)
+    other = tmp_path / "something-else"
+    other.mkdir()
+
+    assert sorted(embedded.sweep_orphaned_dirs(tmp_path)) == sorted([dead, reused])
+    assert not dead.exists() and not reused.exists()
+    assert live.exists() and unowned.exists() and other.exists()
+
+
+def test_a_started_etcd_names_its_owner_so_a_later_sweep_keeps_it() -> None:
+    with EmbeddedEtcd() as etcd:
+        root = etcd.data_root
+        assert (root / "owner").read_text() == embedded._process_identity(os.getpid())
+        assert root not in embedded.sweep_orphaned_dirs(root.parent)
+        assert root.exists()

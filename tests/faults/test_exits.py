@@ -33,7 +33,7 @@ import pytest
 from helpers import alive, children, cmdline, descendants, eventually, stop_process
 
 from election_tui._exits import GRACE
-from election_tui.embedded import EmbeddedEtcd
+from election_tui.embedded import EmbeddedEtcd, sweep_orphaned_dirs
 from election_tui.etcd import EtcdClient
 from election_tui.live import DEMO_ELECTIONS
 
@@ -337,6 +337,9 @@ async def test_sigkill_of_the_app_takes_its_etcd_along(clients: ClientFactory) -
         proc.kill()  # no cleanup of ours runs: the kernel must take etcd down
         await asyncio.to_thread(proc.wait, 5)
         await _gone_within([etcd_pid], KILL_BOUND, "the orphaned etcd")
+        assert data_root.exists()  # nothing of ours ran: the next start sweeps it
+        assert data_root in sweep_orphaned_dirs(data_root.parent)
+        assert not data_root.exists()
     finally:
         stop_process(proc)
         if data_root is not None:
