@@ -173,7 +173,7 @@ async def test_the_sessions_terms_are_the_historys_by_revision_then_go_on_live_w
         assert window is not None
         lane = live.terms.lane(story.e1, window)
         assert [(s.kind, s.term.value if s.term else None) for s in lane.history] == [
-            ("gap", None),  # before alice's key: no election yet
+            ("absent", None),  # before alice's key: no election yet
             ("led", b"alice"),
             ("led", b"bob"),
             ("led", b"carol"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from election_tui.etcd import Event, EventType, KeyValue, candidate_key
 from election_tui.model import (
+    ABSENT,
     GAP,
     LED,
     STALE,
@@ -82,7 +83,7 @@ def test_a_hand_over_seen_live_is_two_bars_that_touch() -> None:
 
     assert lane.history == ()  # the whole window is after the book went live
     assert kinds(lane.live) == [
-        (GAP, T0, T0 + 10, None),  # no election yet: etcd would answer "no leader"
+        (ABSENT, T0, T0 + 10, None),  # no election yet: nothing to lead, not a leaderless gap
         (LED, T0 + 10, T0 + 40, b"alice"),
         (LED, T0 + 40, T0 + 60, b"bob"),  # elected at the revision alice's key went: no gap
     ]
@@ -132,7 +133,7 @@ def test_history_is_laid_out_by_revision_and_never_given_a_time() -> None:
     lane = run.lane(T0 + 60, span=120)  # the window's first 60 s are before the book went live
 
     assert kinds(lane.history) == [
-        (GAP, 1, 3, None),  # no candidate at the baseline r1 until alice's key at r3
+        (ABSENT, 1, 3, None),  # no candidate at the baseline r1 until alice's key at r3
         (LED, 3, 6, b"alice"),
         (LED, 6, 10, b"bob"),  # r6 to r9, the present read, inclusive
     ]
@@ -194,7 +195,7 @@ def test_a_replay_stopped_short_leaves_the_revisions_it_did_not_read_unseen() ->
 
     lane = run.lane(T0 + 30, span=60)
 
-    assert kinds(lane.history) == [(GAP, 1, 2, None), (LED, 2, 4, b"alice"), (UNSEEN, 4, 10, None)]
+    assert kinds(lane.history) == [(ABSENT, 1, 2, None), (LED, 2, 4, b"alice"), (UNSEEN, 4, 10, None)]
     assert kinds(lane.live) == [(LED, T0, T0 + 30, b"carol")]  # the present read's leader, from then
 
 
@@ -236,12 +237,12 @@ def test_a_nested_candidate_that_led_the_parent_ends_a_term_in_both() -> None:
     run.at(T0 + 5, delete(b"e/sub", A, 4))  # the oldest key of both elections goes
 
     assert kinds(run.lane(T0 + 10, span=10, name=b"e/sub").live) == [
-        (GAP, T0, T0 + 1, None),
+        (ABSENT, T0, T0 + 1, None),
         (LED, T0 + 1, T0 + 5, b"nested"),
         (GAP, T0 + 5, T0 + 10, None),
     ]
     assert kinds(run.lane(T0 + 10, span=10, name=E).live) == [
-        (GAP, T0, T0 + 1, None),  # `e` is an election from its direct candidate on, led by the older key
+        (ABSENT, T0, T0 + 1, None),  # `e` is an election from its direct candidate on, led by the older key
         (LED, T0 + 1, T0 + 5, b"nested"),
         (LED, T0 + 5, T0 + 10, b"direct"),
     ]

@@ -32,7 +32,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from election_tui.embedded import EmbeddedEtcd
 from election_tui.etcd import ClientConfig, EtcdClient, LeaseNotFound, candidate_key
-from election_tui.model import display
+from election_tui.model import SEGMENT_MEANINGS, display
 from election_tui.sim import Candidate, State
 from election_tui.ui.actions import ACTIONS as UI_ACTIONS
 from election_tui.ui.app import ElectionApp
@@ -791,6 +791,8 @@ async def test_help_lists_every_action_and_state_and_escape_closes_it(
             assert action.help in shown, action.name
         for state in State:
             assert state.meaning in shown, state
+        for meaning in SEGMENT_MEANINGS.values():  # the swimlanes' legend
+            assert meaning in shown, meaning
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, HelpScreen), what="help closed")
 

@@ -6,6 +6,7 @@ No I/O, no asyncio, no grpc, no Textual: everything here is driven by values and
 from .candidates import CandidateKey
 from .keys import scopes, sees
 from .lanes import (
+    ABSENT,
     GAP,
     LED,
     SEGMENT_MEANINGS,
@@ -26,6 +27,7 @@ from .text import display
 from .timeline import KIND_MEANINGS, KINDS, REMOVAL_REASONS, TimelineEntry
 
 __all__ = [
+    "ABSENT",
     "GAP",
     "KINDS",
     "KIND_MEANINGS",

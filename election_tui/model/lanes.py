@@ -27,12 +27,14 @@ LED: Final = "led"  # a leader held the election: etcd's Leader(name) named it
 GAP: Final = "gap"  # no leader: no candidate key, Leader(name) answers "no leader"
 UNSEEN: Final = "unseen"  # not known: before this process looked and not read, or forgotten
 STALE: Final = "stale"  # one of our leaders still believed it led after etcd deleted its key
+ABSENT: Final = "absent"  # before the election's first term: no candidate key yet, nothing to lead
 
 SEGMENT_MEANINGS: Final = {
     LED: "a term: who led, from its election to its end (its value is written on the bar)",
     GAP: "no leader: the election had no candidate key left (etcd answers no leader)",
     UNSEEN: "not known: before this process looked and not in the history read, or forgotten",
     STALE: "one of our leaders, partitioned, still believed it led after etcd deleted its key",
+    ABSENT: "before the election's first term: no candidate yet (not a gap: nothing to lead)",
 }
 
 _ENDINGS = REMOVAL_REASONS | {LEFT}
@@ -143,17 +145,17 @@ class BeliefLog:
         }
 
 
-def _spans(led: list[Segment], lo: float, hi: float) -> list[Segment]:
-    """`led` (sorted, not overlapping, within [lo, hi)) with the gaps between them as GAP."""
+def _spans(led: list[Segment], lo: float, hi: float, born: float | None = None) -> list[Segment]:
+    """`led` (sorted, not overlapping, within [lo, hi)) with the gaps between them as GAP, and
+    as ABSENT what lies before `born`, the election's first term (None: it led before)."""
     out: list[Segment] = []
     at = lo
-    for seg in led:
+    for seg in [*led, Segment(GAP, hi, hi)]:
         if seg.start > at:
-            out.append(Segment(GAP, at, seg.start))
-        out.append(seg)
+            out.append(Segment(ABSENT if born is not None and seg.start <= born else GAP, at, seg.start))
+        if seg.kind == LED:
+            out.append(seg)
         at = max(at, seg.end)
-    if at < hi:
-        out.append(Segment(GAP, at, hi))
     return out
 
 
@@ -173,9 +175,12 @@ def lane(
     after `window.live_from`); before it is UNSEEN. `first` is the ordinal of `terms[0]`. A term
     whose start has no time led at `live_from` if it went on past `window.until`.
     """
+    # Whether the election's first term is kept, and it began where the terms begin: before it,
+    # nobody led because there was nothing to lead.
+    born = terms[0] if terms and not first and terms[0].start is not None else None
     history: list[Segment] = []
     if window.before_start > 0:
-        history = _history(terms, window, known_from, first)
+        history = _history(terms, window, known_from, first, born.start if born else None)
     live: list[Segment] = []
     stale: list[Segment] = []
     lo, hi = window.live_start, window.end
@@ -194,14 +199,16 @@ def lane(
             end = term.end_time if term.end_time is not None else hi if term.leading else None
             if end is not None and min(end, hi) > max(start, cut):
                 led.append(Segment(LED, max(start, cut), min(end, hi), term, first + i))
-        live = _spans(led, cut, hi)
+        live = _spans(led, cut, hi, born.start_time if born and born.start_time is not None else None)
         if cut > lo:
             live.insert(0, Segment(UNSEEN, lo, cut))
         stale = _stale(election, terms, first, beliefs, max(lo, cut), hi)
     return Lane(election, tuple(history), tuple(live), tuple(stale))
 
 
-def _history(terms: Sequence[Term], window: LaneWindow, known_from: int, first: int) -> list[Segment]:
+def _history(
+    terms: Sequence[Term], window: LaneWindow, known_from: int, first: int, born: int | None
+) -> list[Segment]:
     """The part before this process looked, by revision; UNSEEN where no history was read."""
     lo, hi = window.revisions
     if window.history is None:
@@ -220,7 +227,7 @@ def _history(terms: Sequence[Term], window: LaneWindow, known_from: int, first: 
         end = term.end if term.end is not None else read if term.leading or term.ended == UNKNOWN else None
         if end is not None and min(end, read) > max(start, begin):
             led.append(Segment(LED, max(start, begin), min(end, read), term, first + i))
-    out = _spans(led, begin, read)
+    out = _spans(led, begin, read, born)
     if begin > lo:
         out.insert(0, Segment(UNSEEN, lo, begin))
     if read < hi:
@@ -327,6 +334,20 @@ class TermBook:
         if self._names is None:
             self._names = sorted(self._logs)
         return self._names
+
+    def shown(self, window: LaneWindow) -> list[bytes]:
+        """The elections worth a row over `window`, sorted: those led now, and those whose last
+        term ended inside it (their gap is news), or in the history it draws."""
+        out: list[bytes] = []
+        for name in self.names():
+            last = self._logs[name].last
+            if last is None:
+                continue
+            if last.leading or (
+                last.end_time >= window.start if last.end_time is not None else window.before_start > 0
+            ):
+                out.append(name)
+        return out
 
     def leads(self, name: bytes) -> bool:
         log = self._logs.get(name)

@@ -65,6 +65,11 @@ class TermLog:
         """The term that still leads where the entries stop (None: no leader then)."""
         return self._open
 
+    @property
+    def last(self) -> Term | None:
+        """The newest term kept, leading or not (None: none yet)."""
+        return self._open if self._open is not None else self._done[-1] if self._done else None
+
     def add(self, entries: Iterable[TimelineEntry]) -> None:
         for entry in entries:
             current = self._open
