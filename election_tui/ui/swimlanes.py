@@ -11,6 +11,7 @@ turns them into cells, for the rows on screen only, and repaints only when a row
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -44,6 +45,7 @@ NAME_WIDTH = (8, 24)  # the names' column, at least and at most
 GLYPHS = {GAP: "╱", UNSEEN: "·"}
 TICKS = (5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)  # seconds between axis labels
 TICK_ROOM = 10  # columns at least between two axis labels
+NUMBERS_KEPT = 1024  # our candidates' keys remembered for their bars' labels
 
 # For the help screen: each mark of a lane (a sample and its Rich style), and what it means.
 LEGEND = (
@@ -263,7 +265,7 @@ class Swimlanes(ScrollView):
         self.selected: bytes | None = None
         self._book: TermBook | None = None
         self._beliefs = BeliefLog()
-        self._numbers: Mapping[bytes, int] = {}
+        self._numbers: OrderedDict[bytes, int] = OrderedDict()  # our candidates' keys, kept
         self._window: LaneWindow | None = None
         self._rows: list[tuple[bytes, bool]] = []  # (election, its stale row)
         self._texts: dict[int, Text] = {}  # rows drawn since the last `show`, by index
@@ -282,8 +284,17 @@ class Swimlanes(ScrollView):
         selected: bytes | None = None,
         numbers: Mapping[bytes, int] | None = None,
     ) -> None:
-        """Lay out the lanes at `now`; repaint only if a row on screen (or the axis) changed."""
-        self._book, self._beliefs, self._numbers = book, beliefs, numbers or {}
+        """Lay out the lanes at `now`; repaint only if a row on screen (or the axis) changed.
+
+        `numbers` are our candidates' by key; a key is kept after its candidate let go of it (a
+        crash, a rejoin), so its old bar still says whose it was.
+        """
+        self._book, self._beliefs = book, beliefs
+        for key, number in (numbers or {}).items():
+            self._numbers[key] = number
+            self._numbers.move_to_end(key)
+        while len(self._numbers) > NUMBERS_KEPT:
+            self._numbers.popitem(last=False)
         moved = selected != self.selected
         self.selected = selected
         window = self._window = book.window(now, self.span)
