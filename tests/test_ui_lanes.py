@@ -30,15 +30,16 @@ async def test_w_shows_who_led_when_and_a_resign_as_two_bars_on_the_selected_ele
         assert app.screen.has_class("lanes")
 
         old = await select_leader(driver, name)
-        old_key, first = old.key, f" {old.value.decode()}"
+        old_key, first = old.key, f" #{old.id} {old.value.decode()}"  # ours: numbered
 
         def row() -> str:
             return lanes.row_text(name) or ""
 
-        await until(pilot, lambda: first in row(), what="the first leader's bar and label")
+        # Wider than its label: the column of the hand-over will be the new leader's.
+        await until(pilot, lambda: first + "  " in row(), what="the first leader's bar and label")
         await invoke(driver, "resign", "key")
         new = await until(pilot, lambda: (c := leader_of(app, name)) is not old and c, what="a new leader")
-        second = f" {new.value.decode()}"
+        second = f" #{new.id} {new.value.decode()}"
         await until(pilot, lambda: second in row(), what="the second leader's bar")
         shown = row()
         assert shown.startswith("▶ ") and lanes.selected == name  # the selected election is marked
