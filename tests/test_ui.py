@@ -755,6 +755,20 @@ async def test_untrusted_values_are_shown_literally(etcd: EmbeddedEtcd, prefix: 
                     await client.lease_revoke(lease)
 
 
+async def test_title_is_literal(etcd: EmbeddedEtcd, prefix: bytes) -> None:
+    """An election's name in a panel title is etcd's bytes, never markup (a short test name keeps
+    the prefix short enough for the whole name to fit the title)."""
+    async with running(etcd, prefix) as driver:
+        app, pilot = driver
+        name, _ = await launched(driver, "[b]x", 1)
+        assert len(display(name, 200)) < 40
+        await highlight_election(driver, name)
+        panel = app.query_one("#queue-panel")
+        await until(
+            pilot, lambda: f"{display(name)} (1)" in plain(panel.border_title), what="the name as typed"
+        )
+
+
 # --- quitting ------------------------------------------------------------------------------------
 
 

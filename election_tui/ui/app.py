@@ -276,9 +276,12 @@ class ElectionApp(App[int]):
         self.query_one(
             "#elections-panel"
         ).border_title = f"Elections ({count(elections, live.state.election_count())})"
-        queue = f"Queue · {display(self.selected, 40)} ({self.queue.row_count})" if self.selected else "Queue"
+        # Text, not a str: a title string is markup, and an election's name is etcd's bytes.
+        queue = Text(
+            f"Queue · {display(self.selected, 40)} ({self.queue.row_count})" if self.selected else "Queue"
+        )
         if self.members is not None:  # a cluster of ours to break: say where its panel is
-            queue += f"  ({BY_NAME['cluster'].shown_key} cluster)"
+            queue.append(f"  ({BY_NAME['cluster'].shown_key} cluster)")
         self.query_one("#queue-panel").border_title = queue
         self.query_one(
             "#fleet-panel"
