@@ -57,7 +57,7 @@ LEGEND = (
     ),
     ("╱╱╱╱╱╱╱", "bold red", SEGMENT_MEANINGS[GAP] + "; shown even when shorter than a column"),
     ("·······", "dim", SEGMENT_MEANINGS[UNSEEN]),
-    ("       ", "", SEGMENT_MEANINGS[ABSENT]),
+    ("(blank)", "dim italic", SEGMENT_MEANINGS[ABSENT]),
     (
         "↳ stale",
         "bold black on yellow",
