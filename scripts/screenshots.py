@@ -4,8 +4,9 @@
     python scripts/screenshots.py cluster    # only the scenes named
 
 Overview (demo elections), a fail-over in progress (the leader crashed, its successor elected),
-the app at 80x24, the help screen, a drill report, and the Cluster panel of a 3-member cluster
-whose raft leader was just killed.
+the app at 80x24, the help screen, a drill report, the Cluster panel of a 3-member cluster
+whose raft leader was just killed, and who led when (the swimlanes) after a crash, a partition
+and a leaderless stretch.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from election_tui.embedded import EmbeddedEtcd
-from election_tui.etcd import ClientConfig
+from election_tui.etcd import ClientConfig, EtcdClient
 from election_tui.live import start_embedded
-from election_tui.sim import State
+from election_tui.sim import Candidate, State
 from election_tui.ui.app import ElectionApp
 from election_tui.ui.modals import ReportScreen
 
@@ -117,6 +118,57 @@ async def cluster() -> None:
         await asyncio.to_thread(control.stop)
 
 
+async def swimlanes() -> None:
+    """Its own etcd: a history written before the app looks, then a crash hand-over, a partitioned
+    (stale) leader, and the only candidate crashed (no leader) until a new one came."""
+    etcd = EmbeddedEtcd()
+    await asyncio.to_thread(etcd.start)
+    try:
+        config = ClientConfig(endpoints=tuple(etcd.endpoints))
+        async with EtcdClient(config) as client:
+            first = await client.lease_grant(30)  # history: pay-0 led, then resigned
+            await client.resign(await client.campaign("demo/payments", first.id, "pay-0"))
+            await client.lease_revoke(first.id)
+            sched = await client.lease_grant(60)  # an external leader, there before the app
+            await client.campaign("demo/scheduler", sched.id, "sched-0")
+            app = ElectionApp(config)
+            async with app.run_test(size=(132, 36)) as pilot:
+                live = app.session
+                await live.loaded.wait()
+                app.lanes.span = 20.0  # a scene of seconds: the title says so
+                await pilot.press("w")
+                pay = live.launch(b"demo/payments", "pay", 3, count=3)
+                live.launch(b"demo/reports", "rep", 5, count=2)
+
+                def leading(among: list[Candidate]) -> Candidate | None:
+                    return next((c for c in among if c.state is State.LEADER), None)
+
+                await _until(pilot, lambda: leading(pay) is not None)
+                await pilot.pause(3)  # the pace of the scene: each bar a few seconds wide
+                crashed = leading(pay)
+                assert crashed is not None
+                await live.crash(crashed)
+                await _until(pilot, lambda: leading(pay) is not None)
+                await pilot.pause(3)
+                stale = leading(pay)
+                assert stale is not None
+                live.toggle_pause(stale)  # a partition: its lease runs out, it still believes
+                await client.lease_revoke(sched.id)  # the scheduler's only candidate crashed
+                await _until(pilot, lambda: stale.state is State.STALE and leading(pay) is not None)
+                await pilot.pause(3)
+                live.launch(b"demo/scheduler", "sched", 5)
+                await _until(pilot, lambda: stale.state is State.LOST)  # it learns, a TTL later
+                app.elections.focus()
+                app.elections.cursor_row = list(app.elections.keys).index(b"demo/payments")
+                await pilot.pause(2)
+                app.clear_notifications()
+                await pilot.pause(0.3)
+                app.save_screenshot("swimlanes.svg", str(OUT))
+                await pilot.press("q")
+    finally:
+        await asyncio.to_thread(etcd.stop)
+
+
 def main() -> None:
     OUT.mkdir(exist_ok=True)
     wanted = set(sys.argv[1:])
@@ -130,6 +182,9 @@ def main() -> None:
     if not wanted or "cluster" in wanted:
         asyncio.run(cluster())
         print("cluster: done")
+    if not wanted or "swimlanes" in wanted:
+        asyncio.run(swimlanes())
+        print("swimlanes: done")
     print(f"screenshots in {OUT.name}/: " + ", ".join(sorted(p.name for p in OUT.glob("*.svg"))))
 
 

@@ -149,6 +149,38 @@ async def test_elections_and_hand_overs_before_start_appear_in_revision_order_as
         assert last.time is not None
 
 
+async def test_the_sessions_terms_are_the_historys_by_revision_then_go_on_live_with_times(
+    client: EtcdClient, prefix: bytes, leases: list[int]
+) -> None:
+    story = await write_story(client, prefix, leases)
+
+    async with LiveSession(client, prefix) as live:
+        info = await loaded(live)
+        got = [(t.value, t.start, t.ended, t.start_time, t.end_time) for t in live.terms.terms(story.e1)]
+        elected = [e[3] for e in story.entries if e[0] == "elected" and e[1] == story.e1]
+        assert got == [
+            (b"alice", elected[0], "left", None, None),  # revisions only: etcd keeps no time
+            (b"bob", elected[1], "left", None, None),
+            (b"carol", elected[2], None, None, None),
+        ]
+        assert live.terms.history == (info.first - 1, info.until)
+
+        carol = live.state.leader(story.e1)
+        assert carol is not None
+        await client.delete(carol.key)  # seen live: her term ends with a time, and no one waits
+        await eventually(lambda: not live.terms.leads(story.e1), timeout=BOUND, what="carol's term ended")
+        window = live.terms.window(live.wall(), 600)
+        assert window is not None
+        lane = live.terms.lane(story.e1, window)
+        assert [(s.kind, s.term.value if s.term else None) for s in lane.history] == [
+            ("absent", None),  # before alice's key: no election yet
+            ("led", b"alice"),
+            ("led", b"bob"),
+            ("led", b"carol"),
+        ]
+        assert [s.kind for s in lane.live] == ["led", "gap"]  # carol from the start, then no leader
+
+
 async def test_the_state_after_the_replay_equals_a_fresh_load_at_the_first_reads_revision(
     client: EtcdClient, prefix: bytes, leases: list[int]
 ) -> None:

@@ -90,3 +90,32 @@ def test_a_view_that_never_takes_stays_bounded() -> None:
     assert len(frame.timeline) == TIMELINE_LIMIT
     assert list(frame.timeline) == entries[-TIMELINE_LIMIT:]  # the newest, in order
     assert frame.elections == {b"e"}
+
+
+async def test_a_stale_leaders_belief_is_kept_from_stale_until_it_learns(
+    session: LiveSession, prefix: bytes
+) -> None:
+    name = prefix + b"stale"
+    leader, _ = session.launch(name, "v", 2, count=2)
+    await leader.wait_for(State.LEADER, timeout=BOUND)
+    key = leader.key
+    assert key is not None
+    session.toggle_pause(leader)  # a partition: its lease runs out, it believes it still leads
+    await leader.wait_for(State.STALE, timeout=BOUND)
+    (belief,) = session.beliefs.of(name)
+    assert (belief.key, belief.until) == (key, None)
+    await eventually(  # etcd expires its key: the other candidate leads
+        lambda: (now := session.state.leader(name)) is not None and now.key != key,
+        timeout=BOUND,
+        what="the next leader",
+    )
+
+    session.toggle_pause(leader)  # healed: it learns it lost
+    await leader.wait_for(State.LOST, timeout=BOUND)
+    (belief,) = session.beliefs.of(name)
+    assert belief.until is not None and belief.until >= belief.since
+    window = session.terms.window(session.wall(), 60)
+    assert window is not None
+    (overlap,) = session.terms.lane(name, window, session.beliefs.of(name)).stale
+    assert overlap.term is not None and overlap.term.key == key
+    assert overlap.end == belief.until  # from etcd's delete of its key to when it learned

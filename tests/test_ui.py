@@ -32,7 +32,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from election_tui.embedded import EmbeddedEtcd
 from election_tui.etcd import ClientConfig, EtcdClient, LeaseNotFound, candidate_key
-from election_tui.model import display
+from election_tui.model import SEGMENT_MEANINGS, display
 from election_tui.sim import Candidate, State
 from election_tui.ui.actions import ACTIONS as UI_ACTIONS
 from election_tui.ui.app import ElectionApp
@@ -755,6 +755,20 @@ async def test_untrusted_values_are_shown_literally(etcd: EmbeddedEtcd, prefix: 
                     await client.lease_revoke(lease)
 
 
+async def test_title_is_literal(etcd: EmbeddedEtcd, prefix: bytes) -> None:
+    """An election's name in a panel title is etcd's bytes, never markup (a short test name keeps
+    the prefix short enough for the whole name to fit the title)."""
+    async with running(etcd, prefix) as driver:
+        app, pilot = driver
+        name, _ = await launched(driver, "[b]x", 1)
+        assert len(display(name, 200)) < 40
+        await highlight_election(driver, name)
+        panel = app.query_one("#queue-panel")
+        await until(
+            pilot, lambda: f"{display(name)} (1)" in plain(panel.border_title), what="the name as typed"
+        )
+
+
 # --- quitting ------------------------------------------------------------------------------------
 
 
@@ -791,6 +805,8 @@ async def test_help_lists_every_action_and_state_and_escape_closes_it(
             assert action.help in shown, action.name
         for state in State:
             assert state.meaning in shown, state
+        for meaning in SEGMENT_MEANINGS.values():  # the swimlanes' legend
+            assert meaning in shown, meaning
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, HelpScreen), what="help closed")
 

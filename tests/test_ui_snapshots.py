@@ -32,7 +32,7 @@ from textual.widgets import DataTable, Input
 from election_tui.embedded import EmbeddedEtcd
 from election_tui.etcd import ClientConfig, Event, EventType, KeyValue, candidate_key
 from election_tui.live import ClusterInfo, LiveSession
-from election_tui.model import ElectionState
+from election_tui.model import BeliefLog, ElectionState, TermBook
 from election_tui.ui.app import ElectionApp
 from election_tui.ui.modals import LaunchScreen
 
@@ -138,9 +138,55 @@ def hand_made_state() -> ElectionState:
     return state
 
 
-def feed(dash: LiveSession, state: ElectionState) -> None:
+def lanes_scene() -> tuple[ElectionState, TermBook, BeliefLog]:
+    """Who led when over the last 2 minutes: the app looked 75 s ago, after a history (r2-r9).
+
+    payments: a resign in the history, then an expiry seen live, then pay-3 partitioned: etcd
+    expires its key (pay-4 leads) while pay-3 still believes it leads. scheduler: a crash with
+    nobody waiting (no leader for 20 s). reports: a revoke in the history left a gap.
+    """
+    state, book, beliefs = ElectionState(), TermBook(), BeliefLog()
+    state.load([], 1, WALL - 120)
+    state.mark_history(9)
+    book.begin([], 1, history=True)
+
+    def at(when: float, event: Event, why: str | None = None) -> None:
+        if why is not None:
+            state.expect_removal(event.kv.key, why)
+        book.add(state.apply([event], event.kv.mod_revision, when).timeline)
+
+    history = [
+        _put(PAY, L["a"], b"pay-1", 2),
+        _put(PAY, L["b"], b"pay-2", 3),
+        _put(SCHED, L["d"], b"sched-a", 4),
+        _put(EXT, L["h"], b"\xff\xfebinary", 5),  # bytes that are not UTF-8 show escaped
+        _delete(PAY, L["a"], 6),
+        _put(REPORTS, L["f"], b"[bold red]x[/]", 7),  # markup shows as typed
+        _delete(REPORTS, L["f"], 8),
+        _put(REPORTS, L["g"], b"rep-2", 9),
+    ]
+    for event in history:
+        at(0.0, event)
+    book.live(9, WALL - 75)
+    at(WALL - 70, _put(PAY, L["c"], b"pay-3", 10))
+    at(WALL - 60, _delete(PAY, L["b"], 11), "expired")
+    at(WALL - 55, _put(PAY, L["e"], b"pay-4", 12))
+    at(WALL - 50, _delete(SCHED, L["d"], 13), "revoked")
+    at(WALL - 30, _put(SCHED, L["a"], b"sched-b", 14))
+    beliefs.stale(PAY, candidate_key(PAY, L["c"]), WALL - 26)  # its own clock: the lease ran out
+    at(WALL - 25, _delete(PAY, L["c"], 15), "lost")
+    return state, book, beliefs
+
+
+def feed(dash: LiveSession, state: ElectionState, book: TermBook | None = None) -> None:
     """Hand the stopped session a state, lease countdowns and a cluster line, as its loops would."""
     dash.state = state
+    if book is None:  # its terms, as a session that looked when the state was first loaded
+        book = TermBook()
+        book.begin([], 1, history=False)
+        book.live(1, WALL - 600)
+        book.add(state.timeline)
+    dash.terms = book
     for i, lease in enumerate(sorted(L.values())):
         dash.leases.observe(lease, 3 + i, CLOCK, granted=10)
     dash.cluster = ClusterInfo(
@@ -152,7 +198,7 @@ def feed(dash: LiveSession, state: ElectionState) -> None:
     )
     for view in dash._feeds:  # drop what the real loops fed before the state was replaced
         view.take()
-    dash._take(state.names(), state.timeline, reset=True)
+    dash._take(state.names(), state.timeline, reset=True, terms=False)
     dash._mark(cluster=True, fleet=True)
 
 
@@ -260,6 +306,33 @@ async def test_launch_modal_with_an_inline_error_snapshot(
         app.screen.query_one("#ttl", Input).value = "0"
         svg = await _stable_svg(app, pilot)
     assert_snapshot(request, tmp_path, "launch_modal_ttl_error_80x24", svg)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 32)], ids=["80x24", "120x32"])
+async def test_swimlanes_snapshot(
+    etcd: EmbeddedEtcd,
+    prefix: bytes,
+    utc: None,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    size: tuple[int, int],
+) -> None:
+    app = _app(etcd, prefix)
+    async with app.run_test(size=size) as pilot:
+        await _until(pilot, lambda: app.live is not None and app.live.loaded.is_set(), "the first load")
+        dash = app.session
+        await dash.close()
+        state, book, beliefs = lanes_scene()
+        feed(dash, state, book)
+        dash.beliefs = beliefs
+        await _until(pilot, lambda: app.elections.row_count == 4, "four elections on screen")
+        await pilot.press("w")
+        lanes = app.lanes
+        await _until(pilot, lambda: len(lanes.rows) == 5, "four lanes and a stale row")
+        assert lanes.rows[0] == (PAY, False) and lanes.rows[1] == (PAY, True)
+        assert lanes.size.height >= 6, "the lanes need room at 80x24 too"
+        svg = await _stable_svg(app, pilot)
+    assert_snapshot(request, tmp_path, f"swimlanes_{size[0]}x{size[1]}", svg)
 
 
 def test_the_comparer_reports_a_difference(request: pytest.FixtureRequest, tmp_path: Path) -> None:

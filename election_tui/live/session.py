@@ -7,6 +7,8 @@ watch like any other client's. No Textual here, no notebook: both views sit on t
 
 On start, before the views see anything, the session replays etcd's retained history up to
 its first read (`history.py`), bounded by `HistoryLimits`; the same watch then goes on live.
+The timeline's entries also fold into `terms` (who led when), and our stale leaders' beliefs
+into `beliefs`, for the swimlanes.
 """
 
 from __future__ import annotations
@@ -39,8 +41,17 @@ from ..etcd import (
     may_be_candidate_key,
     to_bytes,
 )
-from ..model import ElectionState, LeaseClock, ShownTTL, TimelineEntry, TTLLookup
-from ..sim import Candidate, Fleet
+from ..model import (
+    BeliefLog,
+    CandidateKey,
+    ElectionState,
+    LeaseClock,
+    ShownTTL,
+    TermBook,
+    TimelineEntry,
+    TTLLookup,
+)
+from ..sim import Candidate, Fleet, State, Transition
 from .cluster import ClusterInfo, MemberInfo, agreed_leader, probe_members, quorum_of
 from .feed import Feed
 from .history import HistoryLimits, HistoryReplay, HistoryStart, NoHistory, find_start, no_history
@@ -75,9 +86,11 @@ class LiveSession:
         self.members = members
         self.prefix = prefix
         self.state = ElectionState()
+        self.terms = TermBook()
+        self.beliefs = BeliefLog()
         self.leases = LeaseClock()
         self.fleet = Fleet(client)
-        self.fleet.subscribe(lambda _c, _t: self._mark(fleet=True))
+        self.fleet.subscribe(self._transition)
         self._feeds: list[Feed] = []
         self.cluster = ClusterInfo(endpoint=str(client.endpoint), embedded=members is not None)
         self._probe_now = asyncio.Event()  # a member action asks for fresh answers at once
@@ -103,6 +116,18 @@ class LiveSession:
     def shown_leases(self) -> list[int]:
         """Every lease some view has on screen, each once, in the order the views gave them."""
         return list(dict.fromkeys(lease for feed in self._feeds for lease in feed.leases))
+
+    def _transition(self, candidate: Candidate, transition: Transition) -> None:
+        key = candidate.key
+        if key is not None:  # a stale leader believes it leads past its key: the swimlanes mark it
+            if transition.state is State.STALE:
+                self.beliefs.stale(candidate.name, key, self.wall())
+            elif not transition.state.believes_leader:
+                self.beliefs.learned(key, self.wall())
+        self._mark(fleet=True)
+
+    def _leaders(self) -> list[tuple[bytes, CandidateKey | None]]:
+        return [(name, self.state.leader(name)) for name in self.state.names()]
 
     def _mark(self, *, cluster: bool = False, fleet: bool = False) -> None:
         for feed in self._feeds:
@@ -168,8 +193,12 @@ class LiveSession:
                     if await self._replay(replay):
                         continue  # it went on live, until a compaction: re-read and reconcile
                 else:
+                    first = not self.loaded.is_set()
                     changes = self.state.load(snapshot.kvs, snapshot.revision, self.wall())
                     del snapshot  # the model holds what it needs of the values
+                    if first:  # no history: who led before this read is not known
+                        self.terms.begin(self._leaders(), self.state.revision, history=False)
+                        self.terms.live(self.state.revision, self.wall())
                     self._take(changes.elections, changes.timeline, reset=True)
                     self._set_cluster(revision=self.state.revision)
                     self.loaded.set()
@@ -252,9 +281,11 @@ class LiveSession:
             deadline=deadline,
             wall=self.wall,
             on_progress=lambda info: self._set_cluster(history=info),
+            on_changes=lambda changes: self.terms.add(changes.timeline),
             on_watch=self._watch_state,
         )
         replay.begin()
+        self.terms.begin(self._leaders(), start.info.first - 1, history=True)
         return replay
 
     async def _replay(self, replay: HistoryReplay) -> bool:
@@ -265,7 +296,10 @@ class LiveSession:
         """
         async with self._watch(replay.info.first) as watch:
             end = await replay.run(watch)  # which lets go of the reads it held
-            self._take(self.state.names(), self.state.timeline, reset=True)
+            if not end.usable:
+                self.terms.restart(self._leaders())
+            self.terms.live(replay.info.until, self.wall(), read=replay.info.read)
+            self._take(self.state.names(), self.state.timeline, reset=True, terms=False)
             self._set_cluster(revision=self.state.revision)
             self.loaded.set()
             if not end.usable:
@@ -281,9 +315,16 @@ class LiveSession:
         self._set_cluster(loading=(read, total))
 
     def _take(
-        self, elections: Iterable[bytes], timeline: Iterable[TimelineEntry], reset: bool = False
+        self,
+        elections: Iterable[bytes],
+        timeline: Iterable[TimelineEntry],
+        reset: bool = False,
+        *,
+        terms: bool = True,  # False: the replay fed the terms as it went
     ) -> None:
         elections, timeline = tuple(elections), tuple(timeline)
+        if terms:
+            self.terms.add(timeline)
         for feed in self._feeds:
             feed.add(elections, timeline, reset=reset)
 

@@ -50,6 +50,7 @@ class TermLog:
     def __init__(self, election: bytes, leader: CandidateKey | None, *, limit: int = 10_000) -> None:
         self.election = election
         self._done: deque[Term] = deque(maxlen=limit)
+        self.dropped = 0  # old terms that fell off the limit: what led before the first kept is not known
         self._open: Term | None = None
         if leader is not None:
             self._open = Term(election, leader.key, leader.lease, leader.value, leader.value, None)
@@ -58,6 +59,16 @@ class TermLog:
     def terms(self) -> tuple[Term, ...]:
         """Every term kept, oldest first; the last one may still lead."""
         return (*self._done, self._open) if self._open is not None else tuple(self._done)
+
+    @property
+    def current(self) -> Term | None:
+        """The term that still leads where the entries stop (None: no leader then)."""
+        return self._open
+
+    @property
+    def last(self) -> Term | None:
+        """The newest term kept, leading or not (None: none yet)."""
+        return self._open if self._open is not None else self._done[-1] if self._done else None
 
     def add(self, entries: Iterable[TimelineEntry]) -> None:
         for entry in entries:
@@ -93,5 +104,7 @@ class TermLog:
             self._open = Term(self.election, leader.key, leader.lease, leader.value, leader.value, None)
 
     def _close(self, term: Term) -> None:
+        if len(self._done) == self._done.maxlen:
+            self.dropped += 1
         self._done.append(term)
         self._open = None

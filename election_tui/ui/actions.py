@@ -144,6 +144,15 @@ ACTIONS: tuple[Action, ...] = (
         footer=False,  # the footer is full at 80 columns; the panels' titles name the key
     ),
     Action(
+        "swimlanes",
+        "w",
+        "w",
+        "Lanes",
+        "Show who led when / timeline",
+        "Who led when: each election's terms as bars over the last minutes, in the Timeline's place",
+        footer=False,
+    ),
+    Action(
         "kill_member",
         "K",
         "K",

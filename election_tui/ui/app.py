@@ -40,6 +40,7 @@ from .modals import DrillRequest, DrillScreen, LaunchScreen, ProclaimScreen, Rep
 from .queue import QueueTable
 from .selection import NOT_CANDIDATES, Target, member_refusal, refusal
 from .status import StatusLine
+from .swimlanes import Swimlanes, span_text
 from .theme import DEFAULT_THEME, OUR_THEMES, remember_theme, remembered_theme
 from .timeline import Timeline
 
@@ -122,6 +123,7 @@ class ElectionApp(App[int]):
             with Vertical(classes="panel", id="timeline-panel") as panel:
                 panel.border_title = "Timeline"
                 yield Timeline(id="timeline")
+                yield Swimlanes(id="lanes")  # `w` shows who led when in the Timeline's place
         bar = Input(
             placeholder="filter: elections, queue, timeline, ours (enter keeps, escape clears)",
             id="filter-bar",
@@ -150,6 +152,10 @@ class ElectionApp(App[int]):
     @property
     def cluster_shown(self) -> bool:
         return self.query_one("#side", ContentSwitcher).current == "cluster-panel"
+
+    @property
+    def lanes(self) -> Swimlanes:
+        return self.query_one(Swimlanes)
 
     @property
     def session(self) -> LiveSession:
@@ -242,6 +248,8 @@ class ElectionApp(App[int]):
             self.queue.tick(ttl)
         self.fleet_table.tick()
         self.feed.show_leases(self.elections.visible_leases() + queue)
+        if self.lanes.display:  # "now" moves: a lane repaints when a cell of it changes
+            self._show_lanes()
 
     def _show_queue(self) -> None:
         live = self.session
@@ -268,18 +276,26 @@ class ElectionApp(App[int]):
         self.query_one(
             "#elections-panel"
         ).border_title = f"Elections ({count(elections, live.state.election_count())})"
-        queue = f"Queue · {display(self.selected, 40)} ({self.queue.row_count})" if self.selected else "Queue"
+        # Text, not a str: a title string is markup, and an election's name is etcd's bytes.
+        queue = Text(
+            f"Queue · {display(self.selected, 40)} ({self.queue.row_count})" if self.selected else "Queue"
+        )
         if self.members is not None:  # a cluster of ours to break: say where its panel is
-            queue += f"  ({BY_NAME['cluster'].shown_key} cluster)"
+            queue.append(f"  ({BY_NAME['cluster'].shown_key} cluster)")
         self.query_one("#queue-panel").border_title = queue
         self.query_one(
             "#fleet-panel"
         ).border_title = f"Our candidates ({count(self.fleet_table.row_count, len(live.fleet))})  ({candidate_keys_hint()})"
+        panel = self.query_one("#timeline-panel")
+        if self.lanes.display:
+            panel.border_title, panel.border_subtitle = self._lanes_title(), self.lanes.legend()
+            return
+        panel.border_subtitle = None
         title = f"Timeline ({len(self.query_one(Timeline))})"
         history = live.cluster.history
         if history is not None and history.done:  # how far back it reaches (dim lines: replayed)
             title += f" · {history.text}"
-        self.query_one("#timeline-panel").border_title = title
+        panel.border_title = title
 
     def _ours_in(self, elections: set[bytes]) -> bool:
         """Whether one of our candidates campaigns in one of `elections` (its row may show a new value)."""
@@ -302,6 +318,8 @@ class ElectionApp(App[int]):
             self.selected = name
             if self.live is not None:
                 self._show_queue()
+                if self.lanes.display:
+                    self._show_lanes()
 
     # -- actions ----------------------------------------------------------------------------
 
@@ -445,6 +463,28 @@ class ElectionApp(App[int]):
             self._show_cluster()
             self.cluster_table.focus()
 
+    def action_swimlanes(self) -> None:
+        """Switch the Timeline's place between the Timeline and who led when (the swimlanes)."""
+        lanes, timeline = self.lanes, self.query_one(Timeline)
+        lanes.display = not lanes.display
+        timeline.display = not lanes.display
+        self.screen.set_class(lanes.display, "lanes")  # at 80x24 the lanes take more rows
+        if timeline.has_focus:
+            self.elections.focus()
+        if lanes.display:
+            self._show_lanes()
+        self._show_counts()
+
+    def _show_lanes(self) -> None:
+        live = self.session
+        numbers = {c.key: c.id for c in live.fleet if c.key is not None}
+        self.lanes.show(live.terms, live.beliefs, self.wall(), selected=self.selected, numbers=numbers)
+
+    def _lanes_title(self) -> str:
+        shown = sum(not stale for _, stale in self.lanes.rows)
+        key = BY_NAME["swimlanes"].shown_key
+        return f"Who led when · last {span_text(self.lanes.span)} ({shown})  ({key} timeline)"
+
     def _member(self, action: str) -> MemberInfo | None:
         """The highlighted member of the Cluster table in use, or None after saying why not."""
         member = self.cluster_table.selected() if self.cluster_shown else None
@@ -520,6 +560,9 @@ class ElectionApp(App[int]):
         self.filter_text = text
         self.elections.filter_text = self.queue.filter_text = self.fleet_table.filter_text = text
         self.query_one(Timeline).set_filter(text)
+        self.lanes.filter_text = text
+        if self.lanes.display:
+            self._show_lanes()
         state, ttl = self.live.state, self.live.ttls(self.clock())
         self.elections.sync(state, None, ttl, self.wall())
         self._show_queue()

@@ -15,6 +15,7 @@ from ..sim import State
 from .actions import ACTIONS, Needs
 from .cluster_panel import STATE_MEANINGS
 from .render import TIMELINE_STYLES, state_text
+from .swimlanes import LEGEND
 
 _ACTS_ON = {
     Needs.NOTHING: "",
@@ -77,6 +78,21 @@ def timeline_table() -> Table:
     return table
 
 
+def lanes_table() -> Table:
+    table = Table(box=None, show_header=True, header_style="bold", pad_edge=False, expand=True)
+    table.add_column("who led when", no_wrap=True)
+    table.add_column("means")
+    for sample, style, meaning in LEGEND:
+        table.add_row(Text(sample, style=style), meaning)
+    table.add_row(
+        "",
+        "One row per election, by name, over the last 2 minutes; ▶ marks the one selected in "
+        "Elections. Times are this process's own: the part of the window before it looked is "
+        "drawn by revision (etcd keeps no time with a revision).",
+    )
+    return table
+
+
 class HelpScreen(ModalScreen[None]):
     """Built from the actions table and the states' own meanings, so it cannot drift from them."""
 
@@ -90,6 +106,7 @@ class HelpScreen(ModalScreen[None]):
                 yield Static(Text(_ROW_RULE, style="italic"), classes="help-rule")
                 yield Static(legend_table(), id="help-states")
                 yield Static(timeline_table(), id="help-timeline")
+                yield Static(lanes_table(), id="help-lanes")
                 yield Static(members_table(), id="help-members")
 
     def action_close(self) -> None:
