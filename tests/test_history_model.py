@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from election_tui.etcd import Event, EventType, KeyValue, candidate_key
 from election_tui.live import HistoryInfo
 from election_tui.live.history import no_history, split_at, whole_revisions
-from election_tui.model import UNKNOWN, ElectionState, TermLog
-from election_tui.ui.timeline import entry_text
+from election_tui.model import UNKNOWN, ElectionState, TermLog, TimelineEntry
+from election_tui.ui.timeline import LINE_WIDTH, entry_text
 
 NOW = 1_000.0
 A, B, C = 0xA1, 0xB2, 0xC3
@@ -201,3 +203,24 @@ def test_a_history_entry_shows_its_revision_dim_and_no_clock_time() -> None:
     assert len(history_line.plain) == len(live_line.plain)  # the same columns
     dimmed = {(s.start, s.end) for s in history_line.spans if "dim" in str(s.style)}
     assert (0, len(history_line.plain)) in dimmed
+
+
+@pytest.mark.parametrize("width", [56, 58, 70, 80, 90, LINE_WIDTH])
+def test_a_timeline_line_fits_its_panel_dropping_the_lease_then_cutting_names(width: int) -> None:
+    long = TimelineEntry("elected", b"e" * 40, b"k", b"v" * 40, 0x694D8A9F1E5B3C21, 123456, 1.0)
+
+    line = entry_text(long, 12, width).plain
+
+    assert len(line) <= width
+    assert "#12" in line and "r123456" in line and "elected" in line
+    assert ("694d8a9f1e5b3c21" in line) == (width == LINE_WIDTH)
+    assert "v" in line.split("#12")[1]  # the value keeps a place down to the narrowest panel
+
+
+def test_a_timeline_line_narrower_than_its_minimum_keeps_the_minimum() -> None:
+    entry = TimelineEntry("joined", b"election", b"k", b"value", 1, 2, 1.0)
+
+    narrow = entry_text(entry, None, 30).plain
+
+    assert len(narrow) <= 47  # time, revision, kind, number and 13 cells of name
+    assert "election" in narrow and "value" not in narrow

@@ -15,31 +15,55 @@ from ..model import TimelineEntry
 from .render import TIMELINE_STYLES, literal, matches
 
 MAX_LINES = 1000
-LINE_WIDTH = 106  # what entry_text() needs for a full line
+_FIXED = 9 + 8 + 11 + 6  # time, revision, kind, our number: always whole
+_NAME, _VALUE, _LEASE = 25, 21, 17  # the flexible fields at full width (with their gap)
+_MIN_NAME, _MIN_VALUE = 13, 9
+LINE_WIDTH = _FIXED + _NAME + _VALUE + _LEASE  # what a full line needs
 
 
-def entry_text(entry: TimelineEntry, number: int | None = None) -> Text:
-    """One line; `number` is our candidate's (#3), so candidates with one value can be told apart.
+def fields_for(width: int) -> tuple[int, int, bool]:
+    """(election, value, lease shown) cells for a panel `width` wide, so a line fits it.
+
+    The lease goes first, then election and value shrink together (names cut with "…"), then
+    the value goes; below that the line keeps its minimum and the panel scrolls sideways.
+    """
+    room = width - _FIXED
+    if room >= _NAME + _VALUE + _LEASE:
+        return _NAME, _VALUE, True
+    if room >= _NAME + _VALUE:
+        return _NAME, _VALUE, False
+    if room >= _MIN_NAME + _MIN_VALUE:
+        name = max(_MIN_NAME, room * _NAME // (_NAME + _VALUE))
+        return name, room - name, False
+    return max(_MIN_NAME, min(_NAME, room)), 0, False
+
+
+def entry_text(entry: TimelineEntry, number: int | None = None, width: int = LINE_WIDTH) -> Text:
+    """One line at most `width` cells (if it can); `number` is our candidate's (#3), so
+    candidates with one value can be told apart.
 
     An entry replayed from etcd's history has no clock time (etcd keeps none): "history" stands
     in its place and the whole line is dim, its revision being what is known.
     """
+    name_cells, value_cells, lease = fields_for(width)
     if entry.time is None:
         text = Text("history  ", style="dim italic")
     else:
         text = Text(time.strftime("%H:%M:%S ", time.localtime(entry.time)), style="dim")
     text.append(f"r{entry.revision:<6} ", style="dim")
     text.append(f"{entry.kind:<11}", style=TIMELINE_STYLES.get(entry.kind, ""))  # "proclaimed" + a space
-    name = literal(entry.election, 24, "bold")
-    name.pad_right(25 - name.cell_len)
+    name = literal(entry.election, name_cells - 1, "bold")
+    name.pad_right(name_cells - name.cell_len)
     text.append_text(name)
     who = Text(f"{'#' + str(number) if number is not None else '':<6}", style="bold cyan")
     text.append_text(who)
-    value = literal(entry.value, 20)
-    value.pad_right(21 - value.cell_len)
-    text.append_text(value)
-    if entry.lease:
+    if value_cells:
+        value = literal(entry.value, value_cells - 1)
+        value.pad_right(value_cells - value.cell_len)
+        text.append_text(value)
+    if lease and entry.lease:
         text.append(f"{entry.lease:x}", style="dim")
+    text.rstrip()
     if entry.time is None:
         text.stylize("dim")
     return text
@@ -66,6 +90,7 @@ class Timeline(ScrollView, can_focus=True):
         self._entries: deque[tuple[int, TimelineEntry, int | None]] = deque(maxlen=max_lines)
         self._shown: deque[int] = deque()  # sequence numbers that pass the filter, in order
         self._cache: dict[int, Strip] = {}
+        self._cached_width = 0  # the panel width the cached lines were laid out for
         self._added = 0
         self._needle = ""
 
@@ -110,8 +135,20 @@ class Timeline(ScrollView, can_focus=True):
             self._cache = {k: v for k, v in self._cache.items() if k >= first}
         self._relayout(follow)
 
+    def _fit(self) -> int:
+        """The width lines are laid out for: the vertical scrollbar's cells always left out, as
+        it comes and goes with the line count (else its arrival would add a sideways one)."""
+        return max(self.size.width - self.styles.scrollbar_size_vertical, 0)
+
+    def _line_cells(self) -> int:
+        name, value, lease = fields_for(self._fit())
+        return _FIXED + name + value + (_LEASE if lease else 0)
+
+    def on_resize(self) -> None:
+        self._relayout(follow=False)
+
     def _relayout(self, follow: bool) -> None:
-        self.virtual_size = Size(LINE_WIDTH, len(self._shown))
+        self.virtual_size = Size(self._line_cells(), len(self._shown))
         if follow:
             # After the layout has taken the new size, or the end is the old one.
             self.call_after_refresh(self.scroll_end, animate=False, x_axis=False)
@@ -124,9 +161,14 @@ class Timeline(ScrollView, can_focus=True):
         if index >= len(self._shown):
             return Strip.blank(width, base)
         seq = self._shown[index]
+        fit = self._fit()
+        if self._cached_width != fit:
+            self._cache.clear()
+            self._cached_width = fit
         strip = self._cache.get(seq)
         if strip is None:
             _, entry, number = self._entries[seq - self._first()]
-            strip = self._cache[seq] = Strip(list(entry_text(entry, number).render(self.app.console, end="")))
+            line = entry_text(entry, number, fit)
+            strip = self._cache[seq] = Strip(list(line.render(self.app.console, end="")))
         scroll_x = int(self.scroll_offset.x)
         return strip.crop_extend(scroll_x, scroll_x + width, base).apply_style(base)
