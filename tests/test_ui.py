@@ -624,8 +624,11 @@ async def test_a_paced_drill_shows_its_running_step_and_its_report_can_be_saved(
         assert "drill resign" not in status_text(app)  # the step line goes with the drill
         body = str(report.query_one("#report-body", Static).content)
         assert max(len(line) for line in body.splitlines()) <= app.size.width - 10  # whole lines
-        chart = plain(report.query_one("#drill-chart", DrillChart).render())
-        assert "#1 resign" in chart and "#4 resign" in chart and "hand-over" in chart  # a bar each
+        widget = report.query_one("#drill-chart", DrillChart)
+        drawn = await until(
+            pilot, lambda: plain(widget.render()) if widget.size.width else None, what="the chart laid out"
+        )
+        assert "#1 resign" in drawn and "#4 resign" in drawn and "hand-over" in drawn  # a bar each
         await pilot.press("s")
         await until(pilot, lambda: len(report.saved) == 2, what="two files saved")
         text, data = sorted(report.saved, key=lambda p: p.suffix != ".txt")
