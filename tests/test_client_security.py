@@ -26,7 +26,8 @@ from election_tui.etcd import (
 )
 from election_tui.etcd._pb import rpc_pb2, rpc_pb2_grpc, v3election_pb2, v3election_pb2_grpc
 from election_tui.etcd.errors import InvalidToken, from_cancel_reason
-from election_tui.testing import TcpProxy, TlsFiles, make_test_ca, make_unrelated_ca
+from election_tui.sim import TcpProxy
+from election_tui.testing import TlsFiles, make_test_ca, make_unrelated_ca
 
 pytestmark = [pytest.mark.fault, pytest.mark.etcd_versions]
 
