@@ -11,7 +11,7 @@ see pyproject.toml):
     live/       LiveSession: watch -> model, lease TTLs, cluster status, our candidates;
                 every view follows it through a Feed of its own
     sim/        simulated candidates, each with its own lease, keep-alive and campaign, and
-                the loopback TCP proxy that can cut a path to etcd
+                (some) a link of their own: a loopback TCP proxy + channel, to cut one off
     model/      pure state: watch events in -> elections, leaders, queues, timeline out
     etcd/       the async client (+ blocking twin, config, errors, retry policy, election
                 recipe); knows nothing of views; its generated stubs live in etcd/_pb

@@ -27,7 +27,7 @@ from election_tui.etcd import (
 )
 from election_tui.etcd._pb import rpc_pb2, rpc_pb2_grpc, v3election_pb2, v3election_pb2_grpc
 from election_tui.etcd.errors import InvalidToken, from_cancel_reason
-from election_tui.sim import TcpProxy
+from election_tui.sim import Fleet, State, TcpProxy
 from election_tui.testing import TlsFiles, make_test_ca, make_unrelated_ca
 
 pytestmark = [pytest.mark.fault, pytest.mark.etcd_versions]
@@ -127,6 +127,18 @@ async def test_through_a_proxy_tls_checks_the_certificate_against_the_endpoints_
             with pytest.raises(Unavailable) as refused:
                 await asyncio.wait_for(client.get(b"k"), BOUND)
     assert "hostname" in str(refused.value).lower()  # gRPC's "Hostname Verification Check failed"
+
+
+async def test_a_candidates_own_link_reaches_a_tls_cluster(
+    tls_etcd: EmbeddedEtcd, tls_files: TlsFiles, prefix: bytes
+) -> None:
+    async with (
+        EtcdClient(tls_etcd.endpoints, ca_cert=tls_files.ca) as client,
+        Fleet(client, links=1) as fleet,
+    ):
+        cand = fleet.launch(prefix + b"e", "over tls", 5)
+        await cand.wait_for(State.LEADER, timeout=BOUND)
+        assert cand.link is not None and cand.link.proxies[0].stats.bytes_down > 0
 
 
 @pytest.mark.parametrize("option", ["ca_cert", "cert", "key"])
