@@ -14,9 +14,9 @@ import time
 import pytest
 from helpers import eventually
 
-from election_tui.etcd import ClientConfig, EtcdClient
+from election_tui.etcd import ClientConfig, Endpoint, EtcdClient
 from election_tui.live import LiveSession
-from election_tui.sim import CandidateError, Fleet, ProxyMode, State, link_problem
+from election_tui.sim import CandidateError, Fleet, Link, ProxyMode, State, link_problem
 
 TTL = 2
 BOUND = 5.0
@@ -117,6 +117,17 @@ async def test_only_a_candidate_with_a_link_of_its_own_can_be_cut_and_the_refusa
             fleet.launch(prefix + b"e", "c", 10, link=True)
         await fleet.remove(linked)  # its link goes with it: the next launch may have one
         assert fleet.launch(prefix + b"e", "d", 10).link is not None
+
+
+def test_a_link_starts_at_the_shared_clients_endpoint_and_keeps_the_cluster_order() -> None:
+    config = ClientConfig(("127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"))
+    link = Link(config, first=Endpoint("127.0.0.1", 2, False))  # the shared client moved on to :2
+    try:
+        assert link.client.config.endpoints == ("127.0.0.1:2", "127.0.0.1:3", "127.0.0.1:1")
+        assert [p.upstream[1] for p in link.proxies] == [2, 3, 1]
+        assert link.client.config.dial_via == tuple(p.address for p in link.proxies)
+    finally:
+        link.discard()
 
 
 def test_a_cluster_off_loopback_cannot_be_cut_and_says_so() -> None:

@@ -86,7 +86,7 @@ class Fleet:
         why = self.no_link()
         if why is None:
             try:
-                return Link(self.client.config), ""
+                return Link(self.client.config, first=self.client.endpoint), ""
             except LinkError as err:
                 why = str(err)
         if want:

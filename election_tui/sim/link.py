@@ -6,8 +6,9 @@ can be partitioned from etcd for real (`blackhole()`: bytes vanish both ways, so
 while every other candidate and the dashboard go on talking to etcd. `heal()` passes bytes again:
 the torn connections are reset and its client reconnects by itself.
 
-One proxy per endpoint, in the same order, so the candidate's client fails over across the same
-cluster as the shared one; blackholing cuts it from every member at once. The proxy only runs on
+One proxy per endpoint, so the candidate's client fails over across the same cluster as the
+shared one, starting where the shared client is now (a member that died before the launch is not
+tried first); blackholing cuts it from every member at once. The proxy only runs on
 loopback, so only a cluster on loopback can be cut this way (`link_problem` says why not).
 Over TLS the proxy passes the bytes through unchanged and the client checks each certificate
 against its endpoint's own host name (`ClientConfig.dial_via`), as a direct dial does.
@@ -19,7 +20,7 @@ import contextlib
 import ipaddress
 from dataclasses import replace
 
-from ..etcd import ClientConfig, EtcdClient, InvalidArgument
+from ..etcd import ClientConfig, Endpoint, EtcdClient, InvalidArgument
 from .proxy import ProxyMode, TcpProxy
 
 __all__ = ["Link", "LinkError", "link_problem"]
@@ -61,11 +62,17 @@ class Link:
     `start()` before the first call (idempotent); `aclose()` closes the client, then the proxies.
     """
 
-    def __init__(self, config: ClientConfig) -> None:
+    def __init__(self, config: ClientConfig, *, first: Endpoint | None = None) -> None:
+        """`first`: the endpoint to try first (the shared client's current one: it answers)."""
         problem = link_problem(config)
         if problem is not None:
             raise LinkError(problem)
-        self.proxies = [TcpProxy((e.host, e.port)) for e in config.targets()]
+        targets = config.targets()
+        start = targets.index(first) if first in targets else 0
+        # Rotated, not reordered: failover goes round the same cluster in the same order.
+        order = [*range(start, len(targets)), *range(start)]
+        config = replace(config, endpoints=tuple(config.endpoints[i] for i in order))
+        self.proxies = [TcpProxy((targets[i].host, targets[i].port)) for i in order]
         try:
             for proxy in self.proxies:
                 proxy.bind()  # the port now, so the client can be made before a loop runs it
