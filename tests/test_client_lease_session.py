@@ -14,7 +14,7 @@ from helpers import eventually
 
 from election_tui.embedded import EmbeddedEtcd, EmbeddedMember
 from election_tui.etcd import EtcdClient, InvalidArgument, LeaseSession
-from election_tui.testing import TcpProxy
+from election_tui.sim import TcpProxy
 
 pytestmark = pytest.mark.etcd_versions  # each test once per etcd version (conftest)
 

@@ -14,6 +14,7 @@ from helpers import binary_version
 from election_tui.embedded import EmbeddedEtcd, EmbeddedMember
 from election_tui.etcd import (
     AuthenticationFailed,
+    ClientConfig,
     EtcdClient,
     InvalidArgument,
     PermissionDenied,
@@ -26,7 +27,8 @@ from election_tui.etcd import (
 )
 from election_tui.etcd._pb import rpc_pb2, rpc_pb2_grpc, v3election_pb2, v3election_pb2_grpc
 from election_tui.etcd.errors import InvalidToken, from_cancel_reason
-from election_tui.testing import TcpProxy, TlsFiles, make_test_ca, make_unrelated_ca
+from election_tui.sim import Fleet, State, TcpProxy
+from election_tui.testing import TlsFiles, make_test_ca, make_unrelated_ca
 
 pytestmark = [pytest.mark.fault, pytest.mark.etcd_versions]
 
@@ -100,6 +102,43 @@ async def test_a_plain_client_cannot_talk_to_a_tls_server(tls_etcd: EmbeddedEtcd
     async with EtcdClient([tls_etcd.members[0].address], timeout=0.5) as client:
         with pytest.raises(Unavailable):
             await asyncio.wait_for(client.get(b"k"), BOUND)
+
+
+async def test_through_a_proxy_tls_checks_the_certificate_against_the_endpoints_own_host(
+    tls_etcd: EmbeddedEtcd, tls_files: TlsFiles, prefix: bytes
+) -> None:
+    address = tls_etcd.members[0].address
+    port = address.rsplit(":", 1)[1]
+    async with TcpProxy(address) as proxy:
+        # The certificate names localhost: what a direct dial of https://localhost checks, via the proxy.
+        named = ClientConfig((f"https://localhost:{port}",), ca_cert=tls_files.ca, dial_via=(proxy.address,))
+        async with EtcdClient(named) as client:
+            await client.put(prefix + b"k", b"through the proxy")
+            assert str(client.endpoint) == f"https://localhost:{port}"  # the server, not the proxy
+        assert proxy.stats.bytes_up > 0
+        # A host the certificate does not name is refused, though the bytes reach the same server.
+        wrong = ClientConfig(
+            (f"https://127.0.0.2:{port}",),
+            ca_cert=tls_files.ca,
+            dial_via=(proxy.address,),
+            command_timeout=0.5,
+        )
+        async with EtcdClient(wrong) as client:
+            with pytest.raises(Unavailable) as refused:
+                await asyncio.wait_for(client.get(b"k"), BOUND)
+    assert "hostname" in str(refused.value).lower()  # gRPC's "Hostname Verification Check failed"
+
+
+async def test_a_candidates_own_link_reaches_a_tls_cluster(
+    tls_etcd: EmbeddedEtcd, tls_files: TlsFiles, prefix: bytes
+) -> None:
+    async with (
+        EtcdClient(tls_etcd.endpoints, ca_cert=tls_files.ca) as client,
+        Fleet(client, links=1) as fleet,
+    ):
+        cand = fleet.launch(prefix + b"e", "over tls", 5)
+        await cand.wait_for(State.LEADER, timeout=BOUND)
+        assert cand.link is not None and cand.link.proxies[0].stats.bytes_down > 0
 
 
 @pytest.mark.parametrize("option", ["ca_cert", "cert", "key"])

@@ -114,19 +114,31 @@ def test_wrong_types_and_bounds_are_refused() -> None:
         parse_scenario("ttl = ")
 
 
-def test_heal_after_only_applies_to_pause() -> None:
-    with pytest.raises(ScenarioError, match=r"steps\[2\]\.heal_after only applies"):
+def test_heal_after_only_applies_to_the_partitions() -> None:
+    with pytest.raises(
+        ScenarioError, match=r'steps\[2\]\.heal_after only applies to how = "pause" or "blackhole"'
+    ):
         parse_scenario(_VALID.replace("repeat = 2", "repeat = 2\nheal_after = 1"))
+    cut = parse_scenario(_VALID.replace('how = "expire"', 'how = "blackhole"\nheal_after = 1'))
+    assert cut.blackholes == [2] and cut.launched == 3
+
+
+async def test_a_blackhole_drill_on_a_cluster_off_loopback_is_refused_before_it_starts() -> None:
+    scenario = parse_scenario(_VALID.replace('how = "expire"', 'how = "blackhole"'), source="cut.toml")
+    async with EtcdClient(["etcd.example:2379"]) as client:  # never dialled
+        with pytest.raises(ScenarioError, match=r'cut.toml: steps\[2\]\.how is "blackhole".*loopback only'):
+            await run_drill(client, scenario)
 
 
 def test_an_unknown_shipped_name_lists_the_shipped_ones() -> None:
     with pytest.raises(
-        ScenarioError, match="shipped: crash, expiry, no-quorum, partition, raft-leader, resign"
+        ScenarioError,
+        match="shipped: crash, expiry, network-partition, no-quorum, partition, raft-leader, resign",
     ):
         load_scenario("nosuchdrill")
 
 
-@pytest.mark.parametrize("name", ["resign", "expiry", "crash", "partition"])
+@pytest.mark.parametrize("name", ["resign", "expiry", "crash", "partition", "network-partition"])
 def test_each_shipped_scenario_parses_and_is_short(name: str) -> None:
     assert name in shipped_scenarios()
     scenario = load_scenario(name)
@@ -221,6 +233,45 @@ async def test_expiry_drill_detects_after_the_ttl(endpoints: list[str], prefix: 
     assert summary.count == 4 and summary.failures == 0
     assert summary.detection is not None and summary.detection.median >= ttl - 0.1
     _check_formats(report, "expire")
+
+
+async def test_the_network_partition_drill_shows_pause_and_blackhole_side_by_side(
+    endpoints: list[str], prefix: bytes
+) -> None:
+    removals: list[tuple[bytes, str]] = []
+    progress: list[str] = []
+    async with EtcdClient(endpoints) as client:
+        before = set(await client.leases())
+        report = await run_drill(
+            client,
+            load_scenario("network-partition"),
+            on_progress=progress.append,
+            on_removal=lambda key, why: removals.append((key, why)),
+            election_prefix=prefix,
+        )
+        assert set(await client.leases()) - before == set()
+    _check_consistent(report)
+    paused, cut = report.failovers
+    assert (paused.how, cut.how) == ("pause", "blackhole")
+    assert [why for _, why in removals] == ["paused", "blackholed"]
+    ttl = report.scenario.ttl
+    for f in (paused, cut):  # both detected by etcd's expiry, timed from the last renewal
+        assert f.detection is not None and ttl - 0.1 <= f.detection < ttl + 1.5
+    # The lesson: the paused leader still believed after the new one was elected; the cut one
+    # had given up first (its client's own deadline), so nobody else ever shared its belief.
+    assert paused.overlap is not None and paused.overlap > 0.5
+    assert cut.overlap == 0.0 and cut.believed_until is not None and cut.elected_at is not None
+    assert cut.believed_until <= cut.elected_at
+    assert any("the old one knows it lost" in line for line in progress)
+    assert "rejoined: " in progress[-1] and "nobody" not in progress[-1]
+    _check_formats_mixed(report)
+
+
+def _check_formats_mixed(report: DrillReport) -> None:
+    data = json.loads(json.dumps(to_json(report)))
+    assert [row["how"] for row in data["failovers"]] == ["pause", "blackhole"]
+    assert set(data["summary"]) == {"pause", "blackhole"}
+    assert "blackhole" in format_text(report)
 
 
 async def test_an_occupied_election_ends_the_drill_with_a_clear_error(

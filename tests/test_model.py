@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from election_tui.etcd import Event, EventType, KeyValue, candidate_key, parse_candidate_key
-from election_tui.model import Changes, ElectionState, display, scopes, sees
+from election_tui.model import KIND_MEANINGS, Changes, ElectionState, display, scopes, sees
 
 T = 100.0
 
@@ -179,6 +179,26 @@ def test_a_hint_is_used_once() -> None:
     assert kinds(state.apply([delete(b"app", 0x1, 5)], 5, T)) == [("left", b"app", b"app/1")]
 
 
+def test_the_two_partitions_are_told_apart_in_the_timeline() -> None:
+    state = state_with(put(b"app", 0x1, b"x", 2), put(b"app", 0x2, b"y", 3), put(b"app", 0x3, b"z", 4))
+    state.expect_removal(b"app/1", "paused")
+    state.expect_removal(b"app/2", "blackholed")
+    changes = state.apply([delete(b"app", 0x1, 5), delete(b"app", 0x2, 6)], 6, T)
+    assert [k for k in kinds(changes) if k[0] != "elected"] == [
+        ("paused", b"app", b"app/1"),
+        ("blackholed", b"app", b"app/2"),
+    ]
+    assert "keep-alive paused" in KIND_MEANINGS["paused"]
+    assert "network: blackhole" in KIND_MEANINGS["blackholed"]
+
+
+def test_a_hint_taken_back_after_a_healed_partition_leaves_the_next_removal_unnamed() -> None:
+    state = state_with(put(b"app", 0x1, b"x", 2))
+    state.expect_removal(b"app/1", "blackholed")
+    state.forget_removal(b"app/1")  # healed in time: the key lived on
+    assert kinds(state.apply([delete(b"app", 0x1, 3)], 3, T)) == [("left", b"app", b"app/1")]
+
+
 def test_an_unknown_removal_reason_is_refused() -> None:
     with pytest.raises(ValueError, match="removal reason"):
         ElectionState().expect_removal(b"app/1", "vanished")
@@ -308,10 +328,10 @@ def test_an_election_that_appears_later_is_dated_when_seen() -> None:
 def test_reload_reports_a_leader_that_vanished_while_away_and_its_successor() -> None:
     state = ElectionState()
     state.load([kv(b"app", 0x1, b"a", 2), kv(b"app", 0x2, b"b", 3)], 3, T)
-    state.expect_removal(b"app/1", "lost")
+    state.expect_removal(b"app/1", "paused")
     changes = state.load([kv(b"app", 0x2, b"b", 3), kv(b"app", 0x4, b"d", 9)], 12, T + 5)
     assert kinds(changes) == [
-        ("lost", b"app", b"app/1"),
+        ("paused", b"app", b"app/1"),
         ("joined", b"app", b"app/4"),
         ("elected", b"app", b"app/2"),
     ]

@@ -154,7 +154,39 @@ async def test_pause_makes_the_leader_stale_then_resume_teaches_it_that_it_lost(
     press(widget, {"action": "resume", "id": leader.id})
     await widget.settled()
     assert leader.state is State.LOST
-    await eventually(lambda: "lost" in kinds(widget), timeout=WAIT, what="a 'lost' timeline entry")
+    await eventually(lambda: "paused" in kinds(widget), timeout=WAIT, what="a 'paused' timeline entry")
+
+
+async def test_blackhole_sends_the_leader_straight_to_lost_and_heal_lets_it_rejoin(
+    dash: notebook.Dashboard, client: EtcdClient, prefix: bytes
+) -> None:
+    widget = dash.widget()
+    await launched(dash, widget, "n", 2, ttl=2)
+    leader = await dash.wait_leader("n")
+
+    def can_cut() -> bool:
+        return any(r["id"] == leader.id and "blackhole" in r["actions"] for r in widget.fleet)
+
+    await eventually(can_cut, timeout=WAIT, what="a Cut button for the leader")
+    await leader.blackhole()  # the scripting API; the page's "Cut" button sends {"action": "blackhole"}
+    assert leader.cut and "cut off" in repr(leader)
+    assert await leader.wait_for("lost", "stale", timeout=WAIT) is State.LOST  # never stale
+    new = await dash.wait_leader("n", other_than=leader, timeout=WAIT)
+    assert await shows_server_leader(widget, client, prefix + b"n") == new.value
+    await eventually(lambda: "blackholed" in kinds(widget), timeout=WAIT, what="a 'blackholed' entry")
+
+    def cut_row() -> dict[str, Any] | None:
+        return next((r for r in widget.fleet if r["id"] == leader.id and r["cut"]), None)
+
+    row = await eventually(cut_row, timeout=WAIT, what="the row marked cut")
+    assert "heal" in row["actions"] and "rejoin" not in row["actions"] and "resign" not in row["actions"]
+    press(widget, {"action": "heal", "id": leader.id})
+    await widget.settled()
+    assert not leader.cut
+    leader.rejoin()
+    await leader.wait_for("campaigning", timeout=WAIT)
+    with pytest.raises(notebook.ActionError, match="not cut off"):
+        await dash.perform({"action": "heal", "id": leader.id})
 
 
 async def test_rejoin_and_remove_buttons(dash: notebook.Dashboard, client: EtcdClient, prefix: bytes) -> None:

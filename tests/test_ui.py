@@ -57,6 +57,7 @@ ACTIONS = {
     "expire": ("e", "Let lease expire"),
     "crash": ("x", "Crash (revoke lease)"),
     "pause_keepalive": ("z", "Pause / resume keep-alive"),
+    "blackhole": ("b", "Blackhole / heal network"),
     "rejoin": ("j", "Rejoin"),
     "remove": ("delete", "Remove candidate"),
     "filter": ("slash", "Filter"),
@@ -444,10 +445,55 @@ async def test_paused_keepalive_makes_a_stale_leader_then_another_leads(
             pilot, lambda: (c := leader_of(app, name)) is not None and c is not old and c, what="a new leader"
         )
         await until(pilot, lambda: cell(app, name, "leader") == new.value.decode())
-        await until(pilot, lambda: "lost" in timeline_text(app), what="a lost entry")
+        await until(pilot, lambda: "paused" in timeline_text(app), what="a 'paused' entry (keep-alive)")
         await until(
             pilot, lambda: "lost" in fleet_states(app), timeout=ttl + 6, what="the stale one learning"
         )
+
+
+async def test_blackhole_cuts_the_leader_off_for_real_then_heals_and_it_rejoins(
+    etcd: EmbeddedEtcd, prefix: bytes
+) -> None:
+    ttl = 2
+    async with running(etcd, prefix) as driver:
+        app, pilot = driver
+        name, _ = await launched(driver, "e1", 2, ttl=ttl)
+        old = await select_leader(driver, name)
+        await invoke(driver, "blackhole", "key")
+        await until(pilot, lambda: any("✂" in s for s in fleet_states(app)), what="the cut mark")
+        new = await until(
+            pilot,
+            lambda: (c := leader_of(app, name)) is not None and c is not old and c,
+            timeout=ttl + 6,
+            what="a new leader",
+        )
+        # A real partition: its client gave the lease up by itself, never `stale` (that is z's).
+        assert old.state is State.LOST and State.STALE not in [t.state for t in old.history]
+        await until(pilot, lambda: cell(app, name, "leader") == new.value.decode())
+        await until(pilot, lambda: "blackholed" in timeline_text(app), what="a 'blackholed' entry")
+        await invoke(driver, "blackhole", "palette")  # the same action heals
+        await until(pilot, lambda: not old.cut, what="healed")
+        await until(pilot, lambda: not any("✂" in s for s in fleet_states(app)), what="the mark gone")
+        await invoke(driver, "rejoin", "key")
+        await until(pilot, lambda: old.state is State.CAMPAIGNING and old.key in app.queue, what="rejoined")
+        notes = NOTES[app]
+        assert any("cut off (network: blackhole)" in n for n in notes)
+        assert any("healed" in n for n in notes)
+
+
+async def test_blackhole_on_a_candidate_without_a_link_says_why_and_what_to_press(
+    etcd: EmbeddedEtcd, prefix: bytes
+) -> None:
+    async with running(etcd, prefix) as driver:
+        app, pilot = driver
+        app.session.fleet.links = 0  # as on a cluster off loopback, or past the links on offer
+        name, _ = await launched(driver, "e1", 1)
+        await select_leader(driver, name)
+        await invoke(driver, "blackhole", "key")
+        note = await until(
+            pilot, lambda: next((n for n in NOTES[app] if "cannot be cut off alone" in n), None)
+        )
+        assert "gives no candidate a link of its own" in note and "z pauses its keep-alive" in note
 
 
 @pytest.mark.parametrize("via", VIA)

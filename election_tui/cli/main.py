@@ -73,7 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p = command(
         "drill",
-        "run a failover drill file, or a shipped one (resign, expiry, crash, partition, raft-leader, no-quorum)",
+        "run a failover drill file, or a shipped one (resign, expiry, crash, partition, network-partition, "
+        "raft-leader, no-quorum)",
     )
     p.add_argument("file")
     p.add_argument("--json", action="store_true")

@@ -5,7 +5,7 @@ The three figures a drill reports:
 - hand-over: key deleted -> the next candidate's Campaign returned (it knows it leads);
 - gap: failure -> new leader, the time nobody could act as leader.
 "Failure" is the action for resign and revoke, and the old lease's last successful keep-alive
-for expire and pause: from that moment etcd's countdown runs, whatever the drill does.
+for expire, pause and blackhole: from that moment etcd's countdown runs, whatever the drill does.
 
 Member steps (kill / pause / resume / restart an etcd member) add one row each: the raft leader
 and term before and after, as the members' own Status answered, how long they took to settle,
@@ -27,7 +27,7 @@ _LEGEND = (
     "detection = failure -> old key deleted; hand-over = key deleted -> new leader knows; "
     "gap = leaderless time (failure -> new leader); overlap = the old leader still believed it "
     "led after the new one was elected. Failure = the action (resign, revoke) or the last "
-    "keep-alive etcd accepted (expire, pause)."
+    "keep-alive etcd accepted (expire, pause, blackhole)."
 )
 
 
@@ -42,7 +42,7 @@ class Failover:
     old_value: str
     old_key: str
     action_at: float  # when the drill pulled the handle
-    failed_at: float  # the action, or the old lease's last renewal (expire, pause)
+    failed_at: float  # the action, or the old lease's last renewal (expire, pause, blackhole)
     key_gone_at: float | None  # our watch saw the old key's DELETE
     key_gone_revision: int | None  # ... at this revision
     elected_at: float | None  # the new leader's LEADER transition

@@ -33,15 +33,33 @@ from ..etcd import (
     WatchResumed,
 )
 from ..live import MemberControl, MemberError
-from ..sim import Candidate, CandidateError, Fleet, State, Transition
+from ..model import BLACKHOLED, PAUSED
+from ..sim import Candidate, CandidateError, Fleet, State, Transition, link_problem
 from .report import DrillReport, Failover, LeaseAfter, Loss, MemberEvent, RaftView, ms_text
-from .scenario import Fail, Hold, Launch, MemberStep, MemberVerb, Rejoin, Scenario, Step, WaitLeader
+from .scenario import (
+    Fail,
+    Hold,
+    Launch,
+    MemberStep,
+    MemberVerb,
+    Rejoin,
+    Scenario,
+    ScenarioError,
+    Step,
+    WaitLeader,
+)
 
 Progress = Callable[[str], None]
 # Told just before a leader is failed: the key that will go and why (what a dashboard's
-# timeline should call it: resigned, revoked, expired, lost).
+# timeline should call it: resigned, revoked, expired, paused, blackholed).
 Removal = Callable[[bytes, str], None]
-_REMOVAL_REASON = {"resign": "resigned", "revoke": "revoked", "expire": "expired", "pause": "lost"}
+_REMOVAL_REASON = {
+    "resign": "resigned",
+    "revoke": "revoked",
+    "expire": "expired",
+    "pause": PAUSED,
+    "blackhole": BLACKHOLED,
+}
 
 _WATCH_READY = 5.0  # seconds for our watch to be acknowledged before the drill starts
 _CLOSE_GRACE = 15.0  # seconds a second cancellation still waits for the leases to be revoked
@@ -84,6 +102,13 @@ async def run_drill(
     problem = scenario.cluster_problem(len(members) if members is not None else None)
     if problem is not None:
         raise problem
+    cut = scenario.blackholes
+    if cut and (why := link_problem(client.config)) is not None:
+        raise ScenarioError(
+            scenario.source,
+            f"steps[{cut[0]}].how",
+            f'is "blackhole", which cuts the leader off through a loopback proxy of its own: {why}',
+        )
     drill = _Drill(client, scenario, election_prefix + scenario.election.encode(), on_progress)
     drill.on_removal = on_removal
     drill.pace = pace
@@ -104,7 +129,9 @@ class _Drill:
         self.on_removal: Removal | None = None
         self.pace = 0.0
         self.report = DrillReport(scenario, name, time.monotonic(), time.time())
-        self.fleet = Fleet(client)
+        # A drill that cuts a leader off gives each of its candidates a link of its own (any of
+        # them may lead by then); the others share the drill's client, as before.
+        self.fleet = Fleet(client, links=scenario.launched if scenario.blackholes else 0)
         self.live: dict[bytes, int] = {}  # candidate key -> create revision, as our watch saw it
         self.deleted: dict[bytes, tuple[int, float]] = {}  # key -> (revision, monotonic receipt)
         self.elections: list[tuple[Candidate, Transition]] = []  # every LEADER transition, in order
@@ -385,22 +412,28 @@ class _Drill:
                 old.let_expire()
             case "pause":
                 old.pause()
+            case "blackhole":
+                await old.blackhole()
         limit = step.expect_within + 2 * old.ttl + _SLACK
         deadline = action_at + limit
         gone = await self.until(lambda: old_key in self.deleted, deadline - time.monotonic())
         elected = gone and await self.until(
             lambda: self._elected_after(elections_mark, old) is not None, deadline - time.monotonic()
         )
-        if step.how == "pause":
+        if step.how in ("pause", "blackhole"):
             if elected and step.heal_after:
-                self.say(f"  partition lasts {step.heal_after:g} s more: two candidates believe they lead")
+                believing = old.state.believes_leader
+                believes = "two candidates believe they lead" if believing else "the old one knows it lost"
+                self.say(f"  partition lasts {step.heal_after:g} s more: {believes}")
                 await asyncio.sleep(step.heal_after)
-            if old.state in (State.CAMPAIGNING, State.LEADER, State.STALE):
+            if step.how == "pause" and old.state in (State.CAMPAIGNING, State.LEADER, State.STALE):
                 old.resume()  # heal: it learns its lease is gone
+            if step.how == "blackhole" and old.cut:
+                await old.heal()  # its client reconnects; the lease is gone, so it stays lost
         await self.until(lambda: not old.state.believes_leader, old.ttl + 2.0)
 
         # Read only now: a renewal in flight when the handle was pulled may still have landed.
-        if step.how in ("expire", "pause") and keepalive is not None:
+        if step.how in ("expire", "pause", "blackhole") and keepalive is not None:
             failed_at = keepalive.last_renewal
         else:
             failed_at = action_at

@@ -14,7 +14,8 @@
     within = 5
 
     [[steps]]
-    action = "fail"          # how = resign | expire | revoke | pause; expect_within; repeat; heal_after
+    action = "fail"          # how = resign | expire | revoke | pause | blackhole; expect_within;
+                             # repeat; heal_after (pause, blackhole)
     how = "expire"
     expect_within = 3.5
     repeat = 2
@@ -49,6 +50,11 @@ member step the drill asks every member's Status until they agree on a raft lead
 (or, without a majority, until none names one), and reports the raft leader and term before and
 after, who answers, and whether the election kept its leader.
 
+`how = "pause"` withholds the leader's keep-alive inside its process (it goes stale, then learns
+it lost); `how = "blackhole"` cuts the leader's own connection for real, through a loopback proxy
+of its own (every candidate of such a drill gets one), so its client hears nothing back and gives
+the lease up by itself (it goes straight to lost). Only a cluster on loopback can be cut this way.
+
 Steps are numbered from 0 in error messages (`steps[2].how`), like the list they come from.
 Mistakes are found here, with the file and the field, so a drill never stops half-way because
 of a typo; the candidate count is checked too, so every failure has someone to take over.
@@ -63,7 +69,8 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Final, Literal, cast, get_args
 
-FailHow = Literal["resign", "expire", "revoke", "pause"]
+FailHow = Literal["resign", "expire", "revoke", "pause", "blackhole"]
+PARTITIONS: Final[tuple[FailHow, ...]] = ("pause", "blackhole")  # failures that heal (heal_after)
 FAIL_HOWS: Final[tuple[FailHow, ...]] = get_args(FailHow)
 MemberAction = Literal["kill_member", "pause_member", "resume_member", "restart_member"]
 MEMBER_ACTIONS: Final[tuple[MemberAction, ...]] = get_args(MemberAction)
@@ -129,8 +136,9 @@ class Fail:
     """Fail the current leader `repeat` times, each time timing the hand-over.
 
     `expect_within`: seconds from the failure to the new leader that count as "ok"; slower
-    hand-overs are reported, not raised. `heal_after` (pause only): seconds the partition lasts
-    after the new leader is known, so the report shows two candidates believing they lead.
+    hand-overs are reported, not raised. `heal_after` (pause, blackhole): seconds the partition
+    lasts after the new leader is known; a paused leader still believes meanwhile (the report's
+    overlap), a black-holed one already gave up.
     """
 
     how: FailHow
@@ -195,6 +203,16 @@ class Scenario:
         return sum(s.repeat for s in self.steps if isinstance(s, Fail))
 
     @property
+    def blackholes(self) -> list[int]:
+        """Indexes of the steps that cut a leader's own link (its candidates need links)."""
+        return [i for i, s in enumerate(self.steps) if isinstance(s, Fail) and s.how == "blackhole"]
+
+    @property
+    def launched(self) -> int:
+        """How many candidates the drill launches in all."""
+        return sum(s.count for s in self.steps if isinstance(s, Launch))
+
+    @property
     def member_steps(self) -> list[tuple[int, MemberStep]]:
         """(index, step) of every step that breaks etcd members."""
         return [(i, s) for i, s in enumerate(self.steps) if isinstance(s, MemberStep)]
@@ -238,7 +256,7 @@ def _member_fit(step: MemberStep, members: int) -> tuple[str, str] | None:
 
 def default_expect_within(how: FailHow, ttl: int) -> float:
     """A polite or crashing leader is replaced at once; a silent one only after its TTL."""
-    return 1.0 if how in ("resign", "revoke") else ttl + 1.5
+    return 1.0 if how in ("resign", "revoke") else ttl + 1.5  # blackhole: its lease expires too
 
 
 # -- loading --------------------------------------------------------------------------------
@@ -369,8 +387,8 @@ class _Parser:
             if how not in FAIL_HOWS:
                 raise self.error(f"{where}.how", f"must be one of {', '.join(FAIL_HOWS)} (got {how!r})")
             heal_after = self.seconds(raw, "heal_after", where, default=0.0, high=_MAX_HOLD, zero=True)
-            if heal_after and how != "pause":
-                raise self.error(f"{where}.heal_after", 'only applies to how = "pause"')
+            if heal_after and how not in PARTITIONS:
+                raise self.error(f"{where}.heal_after", 'only applies to how = "pause" or "blackhole"')
             return Fail(
                 how=how,
                 expect_within=self.seconds(

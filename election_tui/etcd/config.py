@@ -73,6 +73,9 @@ class ClientConfig:
 
     `endpoints` may be empty only until a caller decides where to connect (the CLI starts an
     embedded etcd then); a client refuses an empty list. A `user` of "name:password" is split.
+    `dial_via`, when given, holds one host:port per endpoint, in order, that is dialled instead
+    (a local proxy in front of it); TLS still checks each server's certificate against its
+    endpoint's own host, so going through a proxy verifies exactly what a direct dial does.
     """
 
     endpoints: tuple[str, ...] = ()
@@ -83,6 +86,7 @@ class ClientConfig:
     password: str | None = field(default=None, repr=False)
     dial_timeout: float = 2.0
     command_timeout: float = 5.0
+    dial_via: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: normalise once, here
@@ -102,6 +106,15 @@ class ClientConfig:
         set_(self, "dial_timeout", _seconds(self.dial_timeout, "--dial-timeout"))
         set_(self, "command_timeout", _seconds(self.command_timeout, "--command-timeout"))
         self.targets()  # every endpoint parses
+        set_(self, "dial_via", split_endpoints(self.dial_via))
+        if self.dial_via:
+            if len(self.dial_via) != len(self.endpoints):
+                raise InvalidArgument(
+                    f"dial_via needs one address per endpoint ({len(self.endpoints)}), "
+                    f"not {len(self.dial_via)}"
+                )
+            for address in self.dial_via:
+                parse_endpoint(address)
 
     @property
     def secure(self) -> bool:
@@ -109,6 +122,12 @@ class ClientConfig:
 
     def targets(self) -> tuple[Endpoint, ...]:
         return tuple(parse_endpoint(e, default_tls=self.secure) for e in self.endpoints)
+
+    def dial_targets(self) -> tuple[str, ...]:
+        """What gRPC dials for each endpoint: its own address, or its `dial_via` one."""
+        if not self.dial_via:
+            return tuple(e.target for e in self.targets())
+        return tuple(parse_endpoint(a).target for a in self.dial_via)
 
     def tls_files(self) -> tuple[bytes | None, bytes | None, bytes | None]:
         """(CA bundle, client key, client certificate) as bytes; a file that cannot be read is named."""

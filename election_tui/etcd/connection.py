@@ -71,6 +71,7 @@ class Connection:
             raise InvalidArgument("no endpoints given")
         self.config = config
         self.endpoints = list(config.targets())
+        self._dial = config.dial_targets()
         self.timeout = config.command_timeout
         self._credentials: grpc.ChannelCredentials | None = None
         if config.secure or any(e.tls for e in self.endpoints):
@@ -99,9 +100,13 @@ class Connection:
             raise ClientClosed("the client is closed")
         i = self._index if index is None else index
         if i not in self._channels:
-            target = self.endpoints[i].target
+            target = self._dial[i]
             if self._credentials is not None:
-                channel = grpc.aio.secure_channel(target, self._credentials, options=_CHANNEL_OPTIONS)
+                options = list(_CHANNEL_OPTIONS)
+                if target != self.endpoints[i].target:
+                    # Dialled through a proxy: check the certificate against the server's own name.
+                    options.append(("grpc.ssl_target_name_override", self.endpoints[i].host))
+                channel = grpc.aio.secure_channel(target, self._credentials, options=options)
             else:
                 channel = grpc.aio.insecure_channel(target, options=_CHANNEL_OPTIONS)
             self._channels[i] = (channel, Stubs(channel))

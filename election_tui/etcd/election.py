@@ -27,16 +27,24 @@ class LeaseSession:
     """A granted lease kept alive until `close()`, which revokes it; `lost` says if it died first.
 
     `await LeaseSession.open(client, ttl)`, or `async with await LeaseSession.open(...)`.
+    `revoke_via`: the client that revokes the lease (default: `client`). One whose own path to
+    etcd may be cut (a partitioned simulator) gives a healthy one, so closing stays prompt.
     """
 
-    def __init__(self, client: EtcdClient, lease: Lease, keepalive: KeepAlive) -> None:
+    def __init__(
+        self, client: EtcdClient, lease: Lease, keepalive: KeepAlive, *, revoke_via: EtcdClient | None = None
+    ) -> None:
         self.client = client
         self.lease = lease
         self.keepalive = keepalive
+        self.revoker = revoke_via or client
 
     @classmethod
-    async def open(cls, client: EtcdClient, ttl: int) -> LeaseSession:
+    async def open(
+        cls, client: EtcdClient, ttl: int, *, revoke_via: EtcdClient | None = None
+    ) -> LeaseSession:
         """Grant a lease and start renewing it; a cancellation never leaves the lease behind."""
+        revoker = revoke_via or client
         grant = asyncio.ensure_future(client.lease_grant(validate_ttl(ttl)))
         try:
             lease = await asyncio.shield(grant)
@@ -45,9 +53,9 @@ class LeaseSession:
             # and revoke it, or the lease would outlive us by a whole TTL.
             with contextlib.suppress(EtcdError, TimeoutError):
                 orphan = await asyncio.wait_for(grant, client.timeout)
-                await client.lease_revoke(orphan.id)
+                await revoker.lease_revoke(orphan.id)
             raise
-        return cls(client, lease, await client.keep_alive(lease))
+        return cls(client, lease, await client.keep_alive(lease), revoke_via=revoker)
 
     async def __aenter__(self) -> LeaseSession:
         return self
@@ -81,14 +89,26 @@ class LeaseSession:
         """Stop renewing and revoke: the lease's keys go at once (a gone lease is not an error)."""
         self.keepalive.cancel()
         with contextlib.suppress(LeaseNotFound):
-            await self.client.lease_revoke(self.lease.id)
+            await self.revoker.lease_revoke(self.lease.id)
 
 
 class LeaderElection:
-    """One participant in election `name`; `async with` resigns and revokes on exit."""
+    """One participant in election `name`; `async with` resigns and revokes on exit.
 
-    def __init__(self, client: EtcdClient, name: BytesLike, value: BytesLike, ttl: int = 10) -> None:
+    `revoke_via`: the client its lease is revoked with (see `LeaseSession`; default `client`).
+    """
+
+    def __init__(
+        self,
+        client: EtcdClient,
+        name: BytesLike,
+        value: BytesLike,
+        ttl: int = 10,
+        *,
+        revoke_via: EtcdClient | None = None,
+    ) -> None:
         self.client = client
+        self.revoker = revoke_via or client
         self.name = election_name(name)
         self.value = to_bytes(value)
         self.ttl = validate_ttl(ttl)
@@ -124,7 +144,7 @@ class LeaderElection:
     async def ensure_session(self) -> LeaseSession:
         """Our lease session, opened once and reused by later campaigns while it lives."""
         if self.session is None or not self.session.alive:
-            self.session = await LeaseSession.open(self.client, self.ttl)
+            self.session = await LeaseSession.open(self.client, self.ttl, revoke_via=self.revoker)
             self.session.on_lost(lambda reason: self._mark_lost(f"lease lost: {reason}"))
         return self.session
 

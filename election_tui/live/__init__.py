@@ -24,7 +24,7 @@ from .members import (
     members_problem,
     start_embedded,
 )
-from .session import DEMO_ELECTIONS, LiveSession
+from .session import DEMO_ELECTIONS, OWN_LINKS, LiveSession
 from .snapshot import Progress, Snapshot, read_candidates
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "MAX_COUNT",
     "MAX_VALUE_BYTES",
     "MEMBER_COUNTS",
+    "OWN_LINKS",
     "Check",
     "ClusterInfo",
     "ConnectionState",

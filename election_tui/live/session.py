@@ -42,6 +42,8 @@ from ..etcd import (
     to_bytes,
 )
 from ..model import (
+    BLACKHOLED,
+    PAUSED,
     BeliefLog,
     CandidateKey,
     ElectionState,
@@ -59,6 +61,9 @@ from .members import ATTACHED, MemberControl, MemberError, ProcessState
 from .snapshot import PAGE, Snapshot, read_candidates
 
 DEMO_ELECTIONS = (("demo/payments", 3, 6), ("demo/scheduler", 2, 8), ("demo/reports", 2, 5))
+# Candidates that may hold a link of their own at once (so each can be cut off from etcd alone):
+# a demonstration cuts one or two; each link is a channel and a proxy, so not one per candidate.
+OWN_LINKS = 32
 _TTL_BATCH = 200  # most leases asked for in one round, however many views show
 
 
@@ -68,6 +73,8 @@ class LiveSession:
     Closing revokes every lease the session's candidates created. `history` bounds the replay of
     etcd's retained revisions on start (None: none, the first read is a bare baseline). `members`:
     the control of the embedded cluster this process started, if it did (else members are read-only).
+    `links`: how many of our candidates at a time get a link of their own, which `toggle_blackhole`
+    can cut (on a cluster off loopback, none can: the proxy is loopback only).
     """
 
     def __init__(
@@ -81,6 +88,7 @@ class LiveSession:
         page: int = PAGE,
         history: HistoryLimits | None = HistoryLimits(),  # noqa: B008 (frozen: shared safely)
         members: MemberControl | None = None,
+        links: int = OWN_LINKS,
     ) -> None:
         self.client = client
         self.members = members
@@ -89,7 +97,7 @@ class LiveSession:
         self.terms = TermBook()
         self.beliefs = BeliefLog()
         self.leases = LeaseClock()
-        self.fleet = Fleet(client)
+        self.fleet = Fleet(client, links=links)
         self.fleet.subscribe(self._transition)
         self._feeds: list[Feed] = []
         self.cluster = ClusterInfo(endpoint=str(client.endpoint), embedded=members is not None)
@@ -466,11 +474,42 @@ class LiveSession:
         await candidate.revoke()
 
     def toggle_pause(self, candidate: Candidate) -> None:
+        """The simulator's partition: withhold (or send again) the keep-alive, inside the process."""
         if candidate.paused:
             candidate.resume()
+            self._unhint(candidate)
         else:
-            self._hint(candidate, "lost")
-            candidate.pause()
+            self._hint(candidate, PAUSED)
+            try:
+                candidate.pause()
+            except BaseException:
+                self._unhint(candidate)
+                raise
+        self._mark(fleet=True)  # the pause mark, which no transition announces
+
+    async def toggle_blackhole(self, candidate: Candidate) -> bool:
+        """A real partition of one candidate: blackhole its link, or heal it; True when cut now.
+
+        A candidate without a link of its own is refused by `Candidate.blackhole` (it says why).
+        """
+        if candidate.cut:
+            await candidate.heal()
+            self._unhint(candidate)
+            self._mark(fleet=True)  # no transition says so: our views show the mark go
+            return False
+        self._hint(candidate, BLACKHOLED)
+        try:
+            await candidate.blackhole()
+        except BaseException:
+            self._unhint(candidate)
+            raise
+        self._mark(fleet=True)
+        return True
+
+    def _unhint(self, candidate: Candidate) -> None:
+        """A healed candidate still alive keeps its key: a later removal is not the partition's."""
+        if candidate.key is not None and not candidate.state.terminal:
+            self.state.forget_removal(candidate.key)
 
     def rejoin(self, candidate: Candidate) -> None:
         candidate.rejoin()

@@ -24,14 +24,16 @@ from .leases import LeaseClock, ShownTTL, TTLLookup
 from .state import Changes, ElectionState, ElectionView
 from .terms import UNKNOWN, Term, TermLog
 from .text import display
-from .timeline import KIND_MEANINGS, KINDS, REMOVAL_REASONS, TimelineEntry
+from .timeline import BLACKHOLED, KIND_MEANINGS, KINDS, PAUSED, REMOVAL_REASONS, TimelineEntry
 
 __all__ = [
     "ABSENT",
+    "BLACKHOLED",
     "GAP",
     "KINDS",
     "KIND_MEANINGS",
     "LED",
+    "PAUSED",
     "REMOVAL_REASONS",
     "SEGMENT_MEANINGS",
     "STALE",

@@ -160,11 +160,15 @@ class ElectionState:
     # ---- updates -------------------------------------------------------------------------
 
     def expect_removal(self, key: bytes, reason: str) -> None:
-        """Say why `key` will be deleted ("resigned", "expired", "revoked", "lost").
+        """Say why `key` will be deleted (one of `REMOVAL_REASONS`: "resigned", "paused", ...).
 
         Used for the timeline entry of the next removal of `key`; call it before acting.
         """
         self._hints.expect(key, reason)
+
+    def forget_removal(self, key: bytes) -> None:
+        """Take back a hint: the key outlived what was expected to remove it (a healed partition)."""
+        self._hints.forget(key)
 
     def mark_history(self, until: int) -> None:
         """Say that changes up to revision `until` are replayed from etcd's history, not seen live.

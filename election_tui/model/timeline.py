@@ -10,7 +10,10 @@ ELECTED: Final = "elected"
 PROCLAIMED: Final = "proclaimed"
 JOINED: Final = "joined"
 LEFT: Final = "left"
-REMOVAL_REASONS: Final = frozenset({"resigned", "expired", "revoked", "lost"})
+# Why one of our candidates' keys went, as we say before acting (the two partitions apart).
+PAUSED: Final = "paused"
+BLACKHOLED: Final = "blackholed"
+REMOVAL_REASONS: Final = frozenset({"resigned", "expired", "revoked", PAUSED, BLACKHOLED})
 KINDS: Final = frozenset({ELECTED, PROCLAIMED, JOINED, LEFT}) | REMOVAL_REASONS
 
 # What each kind of entry means, for a legend.
@@ -21,7 +24,10 @@ KIND_MEANINGS: Final = {
     "resigned": "a key went because its candidate resigned",
     "expired": "a key went with its lease, after the TTL without renewal",
     "revoked": "a key went because its lease was revoked (a crash)",
-    "lost": "a key went while its candidate was partitioned",
+    PAUSED: "partitioned (keep-alive paused): its lease expired while the candidate, unaware, "
+    "withheld renewals; a leader goes stale before it learns",
+    BLACKHOLED: "partitioned (network: blackhole): its lease expired while its connection dropped "
+    "every byte; its client had given the lease up by then, so a leader goes straight to lost",
     LEFT: "a key went and nobody said why (another client, or by hand)",
 }
 
@@ -67,6 +73,9 @@ class RemovalHints:
         self._hints.move_to_end(key)
         while len(self._hints) > self._limit:
             self._hints.popitem(last=False)
+
+    def forget(self, key: bytes) -> None:
+        self._hints.pop(key, None)
 
     def take(self, key: bytes) -> str:
         """The hinted reason for `key` (consuming it), or "left" when nobody said."""

@@ -82,6 +82,11 @@ class Candidate:
         return self.sim.paused
 
     @property
+    def cut(self) -> bool:
+        """Its own connection is black-holed (`blackhole()`), until `heal()`."""
+        return self.sim.cut
+
+    @property
     def leads(self) -> bool:
         """Whether etcd's leader of this election (as the watch shows it) is this candidate's key."""
         leader = self._dash.session.state.leader(self.sim.name)
@@ -89,7 +94,7 @@ class Candidate:
 
     def __repr__(self) -> str:
         lease = f" lease={self.lease:x}" if self.lease else ""
-        paused = " paused" if self.paused else ""
+        paused = " paused" if self.paused else " cut off" if self.cut else ""
         return (
             f"<Candidate #{self.id} {display(self.name, 40)!r} value={display(self.value, 24)!r} "
             f"{self.state.value}{paused}{lease}>"
@@ -113,7 +118,7 @@ class Candidate:
         await self._dash.session.crash(self.sim)
 
     def pause(self) -> None:
-        """A partition: keep-alives stop; the leader goes stale and learns it lost later."""
+        """The simulator's partition: keep-alives stop; the leader goes stale, learns it lost later."""
         if self.sim.paused:
             raise CandidateError(f"candidate #{self.id} is already paused")
         self._dash.session.toggle_pause(self.sim)
@@ -123,6 +128,24 @@ class Candidate:
         if not self.sim.paused:
             raise CandidateError(f"candidate #{self.id} is not paused")
         self._dash.session.toggle_pause(self.sim)
+
+    async def blackhole(self) -> None:
+        """A real partition: its own connection to etcd drops every byte, both ways.
+
+        Unlike `pause()`, nothing inside the candidate is told: its client hears no answer, gives
+        the lease up one TTL after the last renewal etcd answered (no later than etcd expires it),
+        so a leader goes from leader straight to lost, and the next one leads. Raises
+        CandidateError for a candidate without a link of its own (the message says why).
+        """
+        if self.sim.cut:
+            raise CandidateError(f"candidate #{self.id} is already cut off")
+        await self._dash.session.toggle_blackhole(self.sim)
+
+    async def heal(self) -> None:
+        """End the network partition: its client reconnects; a lease that survived is renewed again."""
+        if not self.sim.cut:
+            raise CandidateError(f"candidate #{self.id} is not cut off")
+        await self._dash.session.toggle_blackhole(self.sim)
 
     def rejoin(self) -> None:
         """A candidate that left campaigns again with a new lease."""
@@ -238,7 +261,7 @@ class Dashboard:
     async def drill(
         self, scenario: str | Path = "crash", *, on_progress: Callable[[str], None] | None = None
     ) -> DrillResult:
-        """Run a shipped drill (resign, expiry, crash, partition) or a .toml file; a table + chart."""
+        """Run a shipped drill (resign, expiry, crash, partition, network-partition…) or a .toml file."""
         self._require_open()
         loaded = load_scenario(Path(scenario) if str(scenario).endswith(".toml") else str(scenario))
         report: DrillReport = await run_drill(
@@ -316,6 +339,12 @@ class Dashboard:
             if action == "resume":
                 cand.resume()
                 return f"#{cand.id} keep-alive resumed"
+            if action == "blackhole":
+                await cand.blackhole()
+                return f"#{cand.id} cut off (network: blackhole)"
+            if action == "heal":
+                await cand.heal()
+                return f"#{cand.id} healed: its connection reconnects"
             if action == "rejoin":
                 cand.rejoin()
                 return f"#{cand.id} rejoins with a new lease"

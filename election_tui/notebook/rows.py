@@ -72,16 +72,25 @@ def election_row(view: ElectionView, ttl: TTLLookup, now: float, prefix: bytes =
 
 
 def allowed_actions(cand: Candidate) -> list[str]:
-    """The buttons that can act on `cand` now (the others are drawn disabled)."""
+    """The buttons that can act on `cand` now (the others are drawn disabled).
+
+    Cut off, a candidate can only be healed, crashed (its lease revoked over the shared client)
+    or removed: what it would send itself cannot arrive.
+    """
     state = cand.state
+    cut = cand.cut
     out: list[str] = []
     if state in _RESIGNABLE:
-        out += ["resign", "crash"]
-    if state in _PAUSABLE and not cand.paused and not cand.expiring:
+        out += ["crash"] if cut else ["resign", "crash"]
+    if state in _PAUSABLE and not cand.paused and not cand.expiring and not cut:
         out += ["expire", "pause"]
+        if cand.link is not None:
+            out.append("blackhole")
     if cand.paused and state in _RESIGNABLE:
         out.append("resume")
-    if state.terminal:
+    if cut:
+        out.append("heal")
+    elif state.terminal:
         out.append("rejoin")
     out.append("remove")
     return out
@@ -96,6 +105,7 @@ def fleet_row(cand: Candidate, now: float, prefix: bytes = b"") -> Row:
         "value": display(cand.value, VALUE_CHARS),
         "state": cand.state.value,
         "paused": cand.paused,
+        "cut": cand.cut,
         "lease": lease_hex(cand.lease_id),
         "deadline": None if remaining is None else round(now + remaining, 1),
         "held": None,

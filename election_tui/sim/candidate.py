@@ -4,6 +4,12 @@ Its states, each transition timestamped and observable:
 idle -> campaigning -> leader -> resigned | expired | revoked | lost, plus `stale`: a leader
 whose keep-alive is paused and whose lease has run out by its own clock still believes it leads
 until it learns otherwise (the split-brain window, made visible).
+
+Two partitions, which end differently. `pause()` withholds the keep-alive inside the process (the
+simulator's partition): the leader goes `stale`, then learns it lost. `blackhole()` cuts a
+candidate that has a link of its own (`link.py`) for real: its client hears nothing back, gives
+the lease up one TTL after the last answered renewal (no later than etcd expires it) and goes
+`leader -> lost` directly. `heal()` reconnects it; it rejoins like any candidate that left.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from ..etcd import (
     to_bytes,
     validate_ttl,
 )
+from .link import Link
 
 
 class State(Enum):
@@ -88,7 +95,13 @@ class CandidateError(Exception):
 
 
 class Candidate:
-    """One simulated participant; every action goes to etcd, and so do its effects."""
+    """One simulated participant; every action goes to etcd, and so do its effects.
+
+    With a `link` (its own proxied connection, which it then owns and closes), its own traffic
+    goes over `link.client` and `client` is kept for what the simulator does from outside the
+    candidate's process: revoking its lease on a crash or on close, so that even a candidate cut
+    off from etcd leaves nothing behind, promptly. `no_link` says why it has none (for messages).
+    """
 
     def __init__(
         self,
@@ -98,9 +111,14 @@ class Candidate:
         ttl: int = 10,
         *,
         campaign_timeout: float | None = None,
+        link: Link | None = None,
+        no_link: str = "",
     ) -> None:
         self.id = next(_ids)
-        self.client = client
+        self.link = link
+        self.no_link = no_link or "it was launched without a link of its own"
+        self.control = client  # healthy whatever happens to the link: revokes go this way
+        self.client = link.client if link is not None else client
         self.name = election_name(name)
         self.value = to_bytes(value)
         self.ttl = validate_ttl(ttl)
@@ -124,6 +142,18 @@ class Candidate:
     @property
     def state(self) -> State:
         return self.history[-1].state
+
+    @property
+    def cut(self) -> bool:
+        """Its link is black-holed: nothing it sends reaches etcd, nothing comes back."""
+        return self.link is not None and self.link.cut
+
+    @property
+    def partition(self) -> str | None:
+        """Which partition it is under: "blackhole" (its network), "pause" (its keep-alive), None."""
+        if self.cut:
+            return "blackhole"
+        return "pause" if self.paused and not self.state.terminal else None
 
     @property
     def lease_id(self) -> int:
@@ -181,6 +211,7 @@ class Candidate:
         """After leaving: a new lease and a new campaign."""
         if not self.state.terminal:
             raise CandidateError(f"cannot rejoin a {self.state.value} candidate")
+        self._reachable("rejoin")
         self._launch()
 
     def _launch(self) -> None:
@@ -188,13 +219,20 @@ class Candidate:
         self.expiring = False
         self.last_error = None
         previous = self._election
-        election = LeaderElection(self.client, self.name, self.value, self.ttl)
+        election = LeaderElection(self.client, self.name, self.value, self.ttl, revoke_via=self.control)
         election.on_lost(self._on_lost)
         self._election = election
         self._set(State.CAMPAIGNING)
         self._task = asyncio.create_task(self._campaign(election, previous), name=f"candidate-{self.id}")
 
     async def _campaign(self, election: LeaderElection, previous: LeaderElection | None = None) -> None:
+        if self.link is not None:
+            try:
+                await self.link.start()
+            except OSError as err:
+                self.last_error = f"its link to etcd could not start: {err.strerror or err}"
+                self._leave(State.LOST, self.last_error)
+                return
         if previous is not None:
             # A lost leadership (key deleted, write refused...) can leave the old lease alive and
             # renewed; nobody else would ever revoke it once it is replaced.
@@ -238,6 +276,14 @@ class Candidate:
             self._learn_timer.cancel()
             self._learn_timer = None
 
+    def _reachable(self, action: str) -> None:
+        """Refuse what would only time out on a black-holed link, saying what to do instead."""
+        if self.cut:
+            raise CandidateError(
+                f"candidate #{self.id} is cut off from etcd (network: blackhole): it cannot {action} "
+                "until the partition heals"
+            )
+
     def _require(self, *states: State) -> LeaderElection:
         if self.state not in states or self._election is None:
             allowed = " or ".join(s.value for s in states)
@@ -246,6 +292,7 @@ class Candidate:
 
     async def proclaim(self, value: BytesLike) -> None:
         election = self._require(State.LEADER, State.STALE)
+        self._reachable("proclaim")
         try:
             await election.proclaim(value)
         except NotLeaderError as err:
@@ -256,6 +303,7 @@ class Candidate:
     async def guarded_put(self, key: BytesLike, value: BytesLike) -> int:
         """A write fenced on our leader key: refused by etcd once leadership is gone."""
         election = self._require(State.LEADER, State.STALE)
+        self._reachable("write")
         try:
             return await election.guarded_put(key, value)
         except NotLeaderError as err:
@@ -265,6 +313,7 @@ class Candidate:
     async def resign(self) -> None:
         """Leave politely: resign (or withdraw from the queue), stop renewing, revoke."""
         election = self._require(State.CAMPAIGNING, State.LEADER, State.STALE)
+        self._reachable("resign")
         await self._stop_campaign()
         # Stop believing before the key goes: the next candidate is elected the moment Resign
         # deletes it, and two candidates must never both believe they lead (unless one is stale).
@@ -286,8 +335,10 @@ class Candidate:
         await election.crash()
 
     def pause(self) -> None:
-        """Partition: keep-alives stop reaching etcd; the candidate does not know it yet."""
+        """The simulator's partition: keep-alives are withheld; the candidate does not know it yet."""
         election = self._require(State.CAMPAIGNING, State.LEADER)
+        if self.cut:
+            raise CandidateError(f"candidate #{self.id} is already cut off (network: blackhole)")
         self.paused = True
         assert election.keepalive is not None
         election.keepalive.pause()
@@ -301,6 +352,34 @@ class Candidate:
         elif election.keepalive is not None:
             election.keepalive.resume()
 
+    async def blackhole(self) -> None:
+        """A real partition: its link drops every byte both ways; neither side is told.
+
+        Needs a link of its own (`CandidateError` says why it has none otherwise).
+        """
+        if self.link is None:
+            raise CandidateError(
+                f"candidate #{self.id} shares the fleet's connection to etcd, so it cannot be cut "
+                f"off alone ({self.no_link}); pausing its keep-alive simulates a partition instead"
+            )
+        self._require(State.CAMPAIGNING, State.LEADER)
+        if self.cut:
+            raise CandidateError(f"candidate #{self.id} is already cut off (network: blackhole)")
+        if self.paused:
+            raise CandidateError(f"candidate #{self.id}'s keep-alive is paused: resume it first")
+        await self.link.blackhole()
+
+    async def heal(self) -> None:
+        """End the network partition: bytes flow again and its client reconnects by itself.
+
+        A lease that outlived the cut is renewed again; one that did not was already given up
+        (the candidate is `lost`) and it can rejoin.
+        """
+        if not self.cut:
+            raise CandidateError(f"candidate #{self.id} is not cut off")
+        assert self.link is not None
+        await self.link.heal()
+
     async def _stop_campaign(self) -> None:
         task, self._task = self._task, None
         if task is not None and not task.done():
@@ -309,11 +388,22 @@ class Candidate:
                 await task
 
     async def close(self) -> None:
-        """Leave whatever the state, revoking our lease: the fleet's exit path."""
+        """Leave whatever the state, revoking our lease: the fleet's exit path (closes the link).
+
+        Cut off, it does not try to resign over its link (that would only time out): its lease
+        is revoked over the shared client, which takes its key with it.
+        """
         self._cancel_learn()
         await self._stop_campaign()
-        if self._election is not None:
-            with contextlib.suppress(EtcdError):
-                await self._election.resign()
-        if not self.state.terminal and self.state is not State.IDLE:
-            self._leave(State.RESIGNED, "closed")
+        try:
+            if self._election is not None:
+                with contextlib.suppress(EtcdError):
+                    if self.cut:
+                        await self._election.crash()
+                    else:
+                        await self._election.resign()
+            if not self.state.terminal and self.state is not State.IDLE:
+                self._leave(State.RESIGNED, "closed")
+        finally:
+            if self.link is not None:
+                await self.link.aclose()

@@ -1,4 +1,12 @@
-"""A fleet owns many simulated candidates and guarantees their leases go when it closes."""
+"""A fleet owns many simulated candidates and guarantees their leases go when it closes.
+
+Who can be cut off from the network alone: a candidate with a link of its own (`link.py`).
+Each link costs a gRPC channel and a loopback proxy (a listening socket and two more per open
+connection), so a fleet gives links to at most `links` candidates at a time, chosen at launch
+(a link cannot be added to a running candidate: its campaign and keep-alive would have to move
+to another connection, and a Campaign cancelled half-way withdraws its key). The others share
+the fleet's client; `Candidate.no_link` says why, for a person pressing the key.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +15,21 @@ from collections.abc import Iterator
 from types import TracebackType
 
 from ..etcd import BytesLike, EtcdClient, to_bytes
-from .candidate import Candidate, Listener, State
+from .candidate import Candidate, CandidateError, Listener, State
+from .link import Link, LinkError, link_problem
 
 
 class Fleet:
-    """`async with Fleet(client) as fleet:`; closing revokes every lease it created."""
+    """`async with Fleet(client) as fleet:`; closing revokes every lease it created.
 
-    def __init__(self, client: EtcdClient) -> None:
+    `links`: how many candidates may hold a link of their own at once (0: none, every candidate
+    shares `client`). Closing stops every link's proxies and channel.
+    """
+
+    def __init__(self, client: EtcdClient, *, links: int = 0) -> None:
         self.client = client
+        self.links = links
+        self._link_problem = link_problem(client.config) if links > 0 else None
         self._candidates: dict[int, Candidate] = {}
         self._listeners: list[Listener] = []
 
@@ -48,6 +63,36 @@ class Fleet:
         for candidate in self._candidates.values():
             candidate.subscribe(listener)
 
+    @property
+    def linked(self) -> int:
+        """Candidates holding a link of their own now."""
+        return sum(1 for c in self._candidates.values() if c.link is not None)
+
+    def no_link(self) -> str | None:
+        """Why a candidate launched now would get no link of its own (None: it would get one)."""
+        if self.links <= 0:
+            return "this fleet gives no candidate a link of its own"
+        if self._link_problem is not None:
+            return self._link_problem
+        if self.linked >= self.links:
+            if self.links == 1:
+                return "only one candidate at a time gets a link of its own"
+            return f"only {self.links} candidates at a time get a link of their own"
+        return None
+
+    def _link(self, want: bool | None) -> tuple[Link | None, str]:
+        if want is False:
+            return None, "it was launched without a link of its own"
+        why = self.no_link()
+        if why is None:
+            try:
+                return Link(self.client.config, first=self.client.endpoint), ""
+            except LinkError as err:
+                why = str(err)
+        if want:
+            raise CandidateError(f"no link of its own: {why}")
+        return None, why
+
     def launch(
         self,
         name: BytesLike,
@@ -55,8 +100,19 @@ class Fleet:
         ttl: int = 10,
         *,
         campaign_timeout: float | None = None,
+        link: bool | None = None,
     ) -> Candidate:
-        candidate = Candidate(self.client, name, value, ttl, campaign_timeout=campaign_timeout)
+        """Start a candidate. `link`: True needs a link of its own (CandidateError if none can be
+        had), False shares the fleet's client, None (default) takes one while the fleet has one free."""
+        own, why = self._link(link)
+        try:
+            candidate = Candidate(
+                self.client, name, value, ttl, campaign_timeout=campaign_timeout, link=own, no_link=why
+            )
+        except BaseException:
+            if own is not None:
+                own.discard()
+            raise
         for listener in self._listeners:
             candidate.subscribe(listener)
         self._candidates[candidate.id] = candidate

@@ -1,6 +1,5 @@
-"""Fault-injection and test tools, loopback only: a TCP proxy (pass, blackhole, reset), a throwaway TLS CA."""
+"""Test tools, loopback only: a throwaway TLS CA. (The TCP proxy is a product part: `election_tui.sim`.)"""
 
-from .proxy import Mode, TcpProxy
 from .tls import TlsError, TlsFiles, make_test_ca, make_unrelated_ca
 
-__all__ = ["Mode", "TcpProxy", "TlsError", "TlsFiles", "make_test_ca", "make_unrelated_ca"]
+__all__ = ["TlsError", "TlsFiles", "make_test_ca", "make_unrelated_ca"]

@@ -81,9 +81,21 @@ ACTIONS: tuple[Action, ...] = (
         "z",
         "Pause",
         "Pause / resume keep-alive",
-        "Simulate a partition: the leader goes stale, then learns it lost",
+        "The simulator's partition (inside the process): the leader goes stale, then learns it lost",
         Needs.OURS,
         verb="pause",
+    ),
+    Action(
+        "blackhole",
+        "b",
+        "b",
+        "Cut",
+        "Blackhole / heal network",
+        "A real partition: the candidate's own connection drops every byte (the leader goes "
+        "straight to lost, etcd expires its key after the TTL); b again heals it",
+        Needs.OURS,
+        footer=False,  # the footer is full at 80 columns; help and the palette have it
+        verb="cut off",
     ),
     Action(
         "rejoin",

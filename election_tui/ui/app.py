@@ -439,6 +439,23 @@ class ElectionApp(App[int]):
             verb = "resumed" if cand.paused else "paused (partition)"
             self._act(lambda: live.toggle_pause(cand), f"#{cand.id} keep-alive {verb}")
 
+    def action_blackhole(self) -> None:
+        if (cand := self._ours("blackhole")) is None:
+            return
+        if cand.link is None:  # said here, with the key to use instead
+            self.notify(
+                f"#{cand.id} cannot be cut off alone: {cand.no_link}. z pauses its keep-alive instead",
+                severity="warning",
+                timeout=8,
+            )
+            return
+        done = (
+            f"#{cand.id} healed: its connection passes bytes again and reconnects"
+            if cand.cut
+            else f"#{cand.id} cut off (network: blackhole): it gives its lease up within ≈{cand.ttl}s; b heals"
+        )
+        self._act(self.session.toggle_blackhole(cand), done)
+
     def action_rejoin(self) -> None:
         if (cand := self._ours("rejoin")) is not None:
             live = self.session

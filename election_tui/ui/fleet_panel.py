@@ -18,6 +18,8 @@ COLUMNS = (
     Column("Keep-alive", "ttl", TTL_WIDTH, priority=1),
 )
 _TTL = 4
+# Beside the state: its keep-alive is paused, or its own connection is black-holed (cut).
+_PARTITION_MARKS: dict[str | None, str] = {"pause": " ⏸", "blackhole": " ✂"}
 
 
 class FleetTable(LineTable[int]):
@@ -43,7 +45,7 @@ class FleetTable(LineTable[int]):
         for cand in self._cands.values():
             held = state.candidate(cand.key) if cand.key is not None else None
             value = held.value if held is not None else cand.value
-            shown = cand.state.value + (" ⏸" if cand.paused and not cand.state.terminal else "")
+            shown = cand.state.value + _PARTITION_MARKS.get(cand.partition, "")
             old = self._cells.get(cand.id)
             self.set_row(
                 cand.id,

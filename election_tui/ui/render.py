@@ -85,7 +85,8 @@ TIMELINE_STYLES = {
     "resigned": "dim",
     "expired": "magenta",
     "revoked": "red",
-    "lost": "bold red",
+    "paused": "bold red",
+    "blackholed": "bold red",
     "left": "yellow",
 }
 

@@ -21,8 +21,7 @@ from helpers import cmdline
 from election_tui.etcd import EtcdClient, Event, WatchEvents, may_be_candidate_key
 from election_tui.live import ConnectionState, LiveSession
 from election_tui.model import ElectionState
-from election_tui.sim import Candidate, State
-from election_tui.testing import TcpProxy
+from election_tui.sim import Candidate, State, TcpProxy
 
 # The `clients` and `proxies` fixtures (conftest.py): tests annotate their parameters with these.
 ClientFactory = Callable[..., EtcdClient]  # clients(endpoints, **EtcdClient options)

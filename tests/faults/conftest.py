@@ -14,7 +14,7 @@ import pytest
 from election_tui.embedded import EmbeddedEtcd
 from election_tui.etcd import EtcdClient, Event, KeyValue
 from election_tui.model import Changes, ElectionState
-from election_tui.testing import TcpProxy
+from election_tui.sim import TcpProxy
 
 from ._support import AppliedLog, ClientFactory, ProxyFactory, applied
 

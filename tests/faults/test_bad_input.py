@@ -135,7 +135,7 @@ def test_the_cli_campaign_echoes_its_value_escaped(etcd: EmbeddedEtcd, prefix: b
 
 # gRPC's C core logs in glog's format: a severity letter, MMDD, then the time.
 _GRPC_LOG = re.compile(r"^[DIWEF]\d{4} \d\d:\d\d:\d\d")
-_SHIPPED = "crash, expiry, no-quorum, partition, raft-leader, resign"
+_SHIPPED = "crash, expiry, network-partition, no-quorum, partition, raft-leader, resign"
 
 
 def _refused(args: Sequence[str | bytes], env: dict[str, str] | None = None) -> str:

@@ -21,7 +21,7 @@ from election_tui.etcd import EtcdClient, candidate_key
 from election_tui.live import HistoryLimits, LiveSession, read_candidates
 from election_tui.live.history import HistoryReplay, find_start
 from election_tui.model import ElectionState
-from election_tui.testing import TcpProxy
+from election_tui.sim import TcpProxy
 
 from ._support import ClientFactory, view
 

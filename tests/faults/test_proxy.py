@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from election_tui.testing import Mode, TcpProxy
+from election_tui.sim import ProxyMode, TcpProxy
 
 pytestmark = pytest.mark.fault
 
@@ -67,8 +67,8 @@ async def test_blackhole_keeps_the_socket_and_drops_bytes_then_heal_resets_the_t
         assert await _roundtrip(proxy.port) == b"ping"
 
 
-@pytest.mark.parametrize("mode", [Mode.RESET, Mode.REFUSE])
-async def test_reset_and_refuse_cut_open_connections_and_new_ones(echo: str, mode: Mode) -> None:
+@pytest.mark.parametrize("mode", [ProxyMode.RESET, ProxyMode.REFUSE])
+async def test_reset_and_refuse_cut_open_connections_and_new_ones(echo: str, mode: ProxyMode) -> None:
     async with TcpProxy(echo) as proxy:
         reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
         writer.write(b"a")

@@ -8,7 +8,8 @@ const BUTTONS = [
   ["resign", "Resign", "resign, then revoke the lease"],
   ["expire", "Expire", "stop renewing: the key dies after the TTL"],
   ["crash", "Crash", "revoke the lease at once"],
-  ["pause", "Pause", "pause the keep-alive (a partition)"],
+  ["pause", "Pause", "pause the keep-alive (the simulator's partition: a leader goes stale)"],
+  ["blackhole", "Cut", "black-hole its own connection (a real partition: a leader goes straight to lost)"],
   ["rejoin", "Rejoin", "campaign again with a new lease"],
   ["remove", "✕", "forget the candidate, revoking its lease"],
 ];
@@ -298,7 +299,8 @@ function render({ model, el }) {
       cell(tr, `#${r.id}`, "etui-num");
       cell(tr, r.election, "etui-name");
       cell(tr, r.value, "etui-value");
-      const state = cell(tr, r.state + (r.paused ? " ⏸" : ""), `etui-state s-${r.state}`);
+      const marks = (r.paused ? " ⏸" : "") + (r.cut ? " ✂" : "");
+      const state = cell(tr, r.state + marks, `etui-state s-${r.state}`);
       if (r.error) state.title = r.error;
       ttlCell(tr, r.deadline === null ? undefined : r.deadline, r.granted);
       const actions = h("td", "etui-actions");
@@ -308,6 +310,9 @@ function render({ model, el }) {
         if (action === "pause" && r.paused) {
           name = "resume";
           text = "Resume";
+        } else if (action === "blackhole" && r.cut) {
+          name = "heal";
+          text = "Heal";
         }
         const b = h("button", `etui-act etui-${name}`, text);
         b.type = "button";

@@ -1,5 +1,8 @@
 """A pure-asyncio TCP proxy on loopback that can cut, black-hole or reset the path to a server.
 
+It is what a simulated candidate's own link to etcd goes through (`link.py`: a real network
+partition of one candidate), and what the fault tests put between a client and etcd.
+
     async with TcpProxy("127.0.0.1:2379") as proxy:
         client = EtcdClient([proxy.address])   # this client goes through the proxy
         await proxy.blackhole()                # sockets stay open, bytes vanish both ways
@@ -7,7 +10,7 @@
         await proxy.refuse()                   # resets, and connect() is refused (no listener)
         await proxy.pass_through()             # heal: forward again (on the same port)
 
-Modes (`Mode`):
+Modes (`ProxyMode`):
 
 - `pass`: bytes are forwarded both ways.
 - `blackhole`: connections (old and new) stay open and every byte read from either side is
@@ -19,7 +22,9 @@ Modes (`Mode`):
 - `refuse`: like `reset`, and the listening socket is closed, so connecting is refused;
   leaving this mode listens again on the same port.
 
-It only ever binds 127.0.0.1 and only forwards to a loopback address.
+It only ever binds 127.0.0.1 and only forwards to a loopback address. `bind()` takes the port
+at once, without a loop (a client can be told the address before the proxy serves: connections
+wait in the listen backlog until `start()`).
 """
 
 from __future__ import annotations
@@ -33,14 +38,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from types import TracebackType
 
-__all__ = ["Mode", "ProxyStats", "TcpProxy"]
+__all__ = ["ProxyMode", "ProxyStats", "TcpProxy"]
 
 _HOST = "127.0.0.1"
 _CHUNK = 64 * 1024
 _CONNECT_TIMEOUT = 5.0
 
 
-class Mode(StrEnum):
+class ProxyMode(StrEnum):
     PASS = "pass"
     BLACKHOLE = "blackhole"
     RESET = "reset"
@@ -120,8 +125,9 @@ class TcpProxy:
     def __init__(self, upstream: str | tuple[str, int], *, port: int = 0) -> None:
         self.upstream = _parse_upstream(upstream)
         self._port = port
-        self._mode = Mode.PASS
+        self._mode = ProxyMode.PASS
         self._server: asyncio.base_events.Server | None = None
+        self._bound: socket.socket | None = None  # listening, not yet served (bind() before start())
         self._links: set[_Link] = set()
         self._handlers: set[asyncio.Task[None]] = set()
         self.stats = ProxyStats()
@@ -145,7 +151,7 @@ class TcpProxy:
         return f"{_HOST}:{self.port}"
 
     @property
-    def mode(self) -> Mode:
+    def mode(self) -> ProxyMode:
         return self._mode
 
     @property
@@ -154,6 +160,29 @@ class TcpProxy:
         return len(self._links)
 
     # -- lifetime ---------------------------------------------------------------------------
+
+    def bind(self) -> TcpProxy:
+        """Take the port and listen now (no loop needed); `start()` then serves this socket."""
+        if self._bound is not None or self._started:
+            return self
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((_HOST, self._port))
+            sock.listen(64)
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            raise
+        self._port = sock.getsockname()[1]
+        self._bound = sock
+        return self
+
+    def unbind(self) -> None:
+        """Close a socket `bind()` took that was never served (nothing to wait for)."""
+        if self._bound is not None:
+            self._bound.close()
+            self._bound = None
 
     async def start(self) -> TcpProxy:
         if self._started:
@@ -166,6 +195,7 @@ class TcpProxy:
         """Close the listener, reset every connection and wait for the handlers to end."""
         self._started = False
         self._close_listener()
+        self.unbind()
         for link in list(self._links):
             link.reset()
         handlers = list(self._handlers)
@@ -182,9 +212,13 @@ class TcpProxy:
         await self.stop()
 
     async def _listen(self) -> None:
-        self._server = await asyncio.start_server(
-            self._accept, _HOST, self._port, reuse_address=True, limit=_CHUNK
-        )
+        bound, self._bound = self._bound, None
+        if bound is not None:
+            self._server = await asyncio.start_server(self._accept, sock=bound, limit=_CHUNK)
+        else:
+            self._server = await asyncio.start_server(
+                self._accept, _HOST, self._port, reuse_address=True, limit=_CHUNK
+            )
         self._port = self._server.sockets[0].getsockname()[1]
 
     def _close_listener(self) -> None:
@@ -194,29 +228,29 @@ class TcpProxy:
 
     # -- modes ------------------------------------------------------------------------------
 
-    async def set_mode(self, mode: Mode | str) -> None:
-        mode = Mode(mode)
+    async def set_mode(self, mode: ProxyMode | str) -> None:
+        mode = ProxyMode(mode)
         previous, self._mode = self._mode, mode
-        if mode in (Mode.RESET, Mode.REFUSE):
+        if mode in (ProxyMode.RESET, ProxyMode.REFUSE):
             self._reset_all(lambda link: True)
-        if mode is Mode.REFUSE:
+        if mode is ProxyMode.REFUSE:
             self._close_listener()
-        elif previous is Mode.REFUSE and self._started:
+        elif previous is ProxyMode.REFUSE and self._started:
             await self._listen()
-        if mode is Mode.PASS:
+        if mode is ProxyMode.PASS:
             self._reset_all(lambda link: link.torn)
 
     async def pass_through(self) -> None:
-        await self.set_mode(Mode.PASS)
+        await self.set_mode(ProxyMode.PASS)
 
     async def blackhole(self) -> None:
-        await self.set_mode(Mode.BLACKHOLE)
+        await self.set_mode(ProxyMode.BLACKHOLE)
 
     async def reset(self) -> None:
-        await self.set_mode(Mode.RESET)
+        await self.set_mode(ProxyMode.RESET)
 
     async def refuse(self) -> None:
-        await self.set_mode(Mode.REFUSE)
+        await self.set_mode(ProxyMode.REFUSE)
 
     def _reset_all(self, which: object) -> None:
         for link in list(self._links):
@@ -228,13 +262,19 @@ class TcpProxy:
     # -- forwarding -------------------------------------------------------------------------
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Only stop() (or the loop's own end) cancels a handler: end it quietly, since Python
+        # 3.11's stream server reports a cancelled handler as an error in a callback.
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._serve(reader, writer)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
         self._handlers.add(task)
         self.stats.accepted += 1
         link = _Link(writer)
         try:
-            if self._mode in (Mode.RESET, Mode.REFUSE):
+            if self._mode in (ProxyMode.RESET, ProxyMode.REFUSE):
                 self.stats.refused += 1
                 return  # reset below: never in the link set
             self._links.add(link)
@@ -274,7 +314,7 @@ class TcpProxy:
                 data = await src.read(_CHUNK)
                 if not data:
                     return  # EOF from one side: the link ends
-                if self._mode is Mode.PASS and not link.torn:
+                if self._mode is ProxyMode.PASS and not link.torn:
                     dst.write(data)
                     await dst.drain()
                     if up:
