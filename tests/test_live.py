@@ -96,8 +96,10 @@ async def test_a_stale_leaders_belief_is_kept_from_stale_until_it_learns(
     session: LiveSession, prefix: bytes
 ) -> None:
     name = prefix + b"stale"
-    leader, _ = session.launch(name, "v", 2, count=2)
-    await leader.wait_for(State.LEADER, timeout=BOUND)
+    cands = session.launch(name, "v", 2, count=2)
+    # Each candidate has its own link: which one campaigns first is not the launch order.
+    leader = await eventually(lambda: session.fleet.leader(name), timeout=BOUND, what="a leader")
+    assert leader in cands
     key = leader.key
     assert key is not None
     session.toggle_pause(leader)  # a partition: its lease runs out, it believes it still leads

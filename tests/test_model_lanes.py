@@ -202,7 +202,7 @@ def test_a_replay_stopped_short_leaves_the_revisions_it_did_not_read_unseen() ->
 def test_a_stale_leader_s_belief_after_its_key_went_is_the_stale_overlap() -> None:
     run = Run().at(T0 + 5, put(E, A, b"alice", 2), put(E, B, b"bob", 3))
     run.beliefs.stale(E, candidate_key(E, A), T0 + 19.5)  # its own clock says the lease ran out
-    run.state.expect_removal(candidate_key(E, A), "lost")
+    run.state.expect_removal(candidate_key(E, A), "paused")
     run.at(T0 + 20, delete(E, A, 4))  # etcd expired it: bob leads
     run.beliefs.learned(candidate_key(E, A), T0 + 26)  # it learns when its partition heals
 

@@ -174,7 +174,7 @@ def lanes_scene() -> tuple[ElectionState, TermBook, BeliefLog]:
     at(WALL - 50, _delete(SCHED, L["d"], 13), "revoked")
     at(WALL - 30, _put(SCHED, L["a"], b"sched-b", 14))
     beliefs.stale(PAY, candidate_key(PAY, L["c"]), WALL - 26)  # its own clock: the lease ran out
-    at(WALL - 25, _delete(PAY, L["c"], 15), "lost")
+    at(WALL - 25, _delete(PAY, L["c"], 15), "paused")
     return state, book, beliefs
 
 
