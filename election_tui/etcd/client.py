@@ -69,6 +69,9 @@ class Op:
     lease: int = 0
     range_end: bytes = b""  # get or delete every key under `key` when set
     revision: int = 0  # a get reads the store as it was at this revision (0: now)
+    limit: int = 0  # a get returns at most this many keys (0: all)
+    keys_only: bool = False  # a get leaves the values out
+    sort_by_create: bool = False  # a get returns the oldest keys (lowest create revision) first
 
     @classmethod
     def put(cls, key: BytesLike, value: BytesLike, lease: int = 0) -> Op:
@@ -83,17 +86,41 @@ class Op:
 
     @classmethod
     def get(
-        cls, key: BytesLike, *, prefix: bool = False, end: BytesLike | None = None, revision: int = 0
+        cls,
+        key: BytesLike,
+        *,
+        prefix: bool = False,
+        end: BytesLike | None = None,
+        revision: int = 0,
+        limit: int = 0,
+        keys_only: bool = False,
+        sort_by_create: bool = False,
     ) -> Op:
-        """Read a key, a prefix or the keys in [key, end); the kvs come back in `TxnResult.responses`."""
+        """Read a key, a prefix or the keys in [key, end); the kvs come back in `TxnResult.responses`.
+
+        `sort_by_create` with `limit=1` reads the oldest key of a range, which under `<name>/`
+        is the leader of election `name` (etcd sorts and limits inside a txn as in a Range).
+        """
         raw = to_bytes(key, "key")
         if prefix and end is not None:
             raise InvalidArgument("a get reads a prefix or up to an end key, not both")
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise InvalidArgument(f"limit must be a whole number of keys (0: all), not {limit!r}")
         if end is not None:
-            return cls("get", raw, range_end=to_bytes(end, "end key"), revision=revision)
-        if not prefix:
-            return cls("get", raw, revision=revision)
-        return cls("get", raw or b"\0", range_end=prefix_range_end(raw), revision=revision)
+            range_end = to_bytes(end, "end key")
+        elif prefix:
+            raw, range_end = raw or b"\0", prefix_range_end(raw)
+        else:
+            range_end = b""
+        return cls(
+            "get",
+            raw,
+            range_end=range_end,
+            revision=revision,
+            limit=limit,
+            keys_only=keys_only,
+            sort_by_create=sort_by_create,
+        )
 
     def to_pb(self) -> rpc_pb2.RequestOp:
         if self.kind == "put":
@@ -104,9 +131,17 @@ class Op:
             return rpc_pb2.RequestOp(
                 request_delete_range=rpc_pb2.DeleteRangeRequest(key=self.key, range_end=self.range_end)
             )
-        return rpc_pb2.RequestOp(
-            request_range=rpc_pb2.RangeRequest(key=self.key, range_end=self.range_end, revision=self.revision)
+        request = rpc_pb2.RangeRequest(
+            key=self.key,
+            range_end=self.range_end,
+            revision=self.revision,
+            limit=self.limit,
+            keys_only=self.keys_only,
         )
+        if self.sort_by_create:
+            request.sort_target = rpc_pb2.RangeRequest.CREATE
+            request.sort_order = rpc_pb2.RangeRequest.ASCEND
+        return rpc_pb2.RequestOp(request_range=request)
 
 
 class EtcdClient:
