@@ -435,10 +435,9 @@ class EtcdClient:
 
     async def proclaim(self, leader: LeaderKey, value: BytesLike) -> None:
         """Publish a new value as leader; NotLeaderError if leadership is gone."""
-        await self._conn.unary(
-            "election.Proclaim",
-            v3election_pb2.ProclaimRequest(leader=_leader_pb(leader), value=to_bytes(value)),
-        )
+        request = v3election_pb2.ProclaimRequest(value=to_bytes(value))
+        _leader_into(request.leader, leader)
+        await self._conn.unary("election.Proclaim", request)
 
     async def leader(self, name: BytesLike) -> KeyValue:
         """The current leader's key and value; NoLeaderError when nobody leads."""
@@ -449,7 +448,9 @@ class EtcdClient:
 
     async def resign(self, leader: LeaderKey) -> None:
         """Give up leadership (a no-op if it was already lost); the lease stays alive."""
-        await self._conn.unary("election.Resign", v3election_pb2.ResignRequest(leader=_leader_pb(leader)))
+        request = v3election_pb2.ResignRequest()
+        _leader_into(request.leader, leader)
+        await self._conn.unary("election.Resign", request)
 
     def observe(self, name: BytesLike) -> AsyncGenerator[KeyValue, None]:
         """Leader key-values of `name` as they change, resubscribing after a broken stream.
@@ -491,5 +492,6 @@ class EtcdClient:
             await backoff.sleep()
 
 
-def _leader_pb(leader: LeaderKey) -> v3election_pb2.LeaderKey:
-    return v3election_pb2.LeaderKey(name=leader.name, key=leader.key, rev=leader.rev, lease=leader.lease)
+def _leader_into(pb: v3election_pb2.LeaderKey, leader: LeaderKey) -> None:
+    """Fill a request's LeaderKey in place (a message given to a constructor is copied)."""
+    pb.name, pb.key, pb.rev, pb.lease = leader.name, leader.key, leader.rev, leader.lease
