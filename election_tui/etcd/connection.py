@@ -38,8 +38,9 @@ DEFAULT: Final = _Default.TOKEN
 
 Metadata = tuple[tuple[str, str], ...]  # gRPC call metadata: here, the auth token
 
-# Called with a call's answer (None if it failed) when its caller was cancelled mid-call.
-OnCancel = Callable[[Any], Awaitable[None]]
+# Called, when its caller was cancelled mid-call, with an awaitable of the call's answer (None
+# if the call failed); the call goes on.
+OnCancel = Callable[[Awaitable[Any]], None]
 
 # etcd enforces a 5 s minimum between client pings (--grpc-keepalive-min-time); stay above it.
 _CHANNEL_OPTIONS: list[tuple[str, Any]] = [
@@ -165,9 +166,9 @@ class Connection:
         the call's deadline. A refused auth token is renewed once and the call sent again.
 
         With `on_cancel`, cancelling the caller does not cancel a call on the wire (which the
-        server may apply anyway): its answer is waited for, within its deadline, and handed to
-        `await on_cancel(answer)` (None if it failed) before CancelledError is raised, so the
-        caller can undo what the call did.
+        server may apply anyway): `on_cancel(answer)` gets an awaitable of its answer (None if
+        it fails; the call keeps its deadline) and CancelledError is raised at once, so the
+        caller can undo what the call did once it is known.
         """
         return (await self._call(rpc, request, timeout, None, on_cancel))[0]
 
@@ -221,10 +222,7 @@ class Connection:
                     try:
                         await _when_done(call)  # cancelling us cancels this future, not the call
                     except asyncio.CancelledError:
-                        answer = None
-                        with contextlib.suppress(grpc.aio.AioRpcError):
-                            answer = await call
-                        await on_cancel(answer)
+                        on_cancel(asyncio.ensure_future(_answer(call)))
                         raise
                 return await call, index
             except grpc.aio.AioRpcError as err:
@@ -244,6 +242,13 @@ class Connection:
                         await backoff.sleep(deadline)
                         continue
                 raise mapped from err
+
+
+async def _answer(call: Any) -> Any:
+    """The answer of a unary call, or None if it failed."""
+    with contextlib.suppress(grpc.aio.AioRpcError):
+        return await call
+    return None
 
 
 def _when_done(call: Any) -> asyncio.Future[None]:
