@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import subprocess
+import urllib.request
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 
+import grpc
 import pytest
 from helpers import Grant, LineReader, eventually, stop_process
 
 from election_tui.embedded import EmbeddedEtcd
 from election_tui.etcd import (
     CampaignTimeout,
+    Compare,
     EtcdClient,
     InvalidArgument,
     KeyValue,
     LeaseNotFound,
     NoLeaderError,
     NotLeaderError,
+    Op,
+    candidate_key,
 )
+from election_tui.etcd._pb import v3election_pb2, v3election_pb2_grpc
 
 BOUND = 5.0  # seconds any expected election outcome may take
 
@@ -38,6 +46,31 @@ async def queued(client: EtcdClient, name: bytes, count: int) -> None:
 
 async def _has_count(client: EtcdClient, name: bytes, count: int) -> bool:
     return len(await candidates(client, name)) == count
+
+
+_STARTED = re.compile(r'^grpc_server_started_total\{grpc_method="(\w+)".*\} (\d+)$', re.MULTILINE)
+
+
+async def served(etcd: EmbeddedEtcd) -> Counter[str]:
+    """How many RPCs of each method etcd's gRPC server has begun (its /metrics), e.g. "Campaign"."""
+
+    def read() -> str:
+        with urllib.request.urlopen(etcd.members[0].client_url + "/metrics", timeout=5) as page:
+            return str(page.read().decode())
+
+    counts: Counter[str] = Counter()
+    for method, count in _STARTED.findall(await asyncio.to_thread(read)):
+        counts[method] += int(count)
+    return counts
+
+
+async def calls_during(etcd: EmbeddedEtcd, before: Counter[str]) -> dict[str, int]:
+    after = await served(etcd)
+    return {
+        m: after[m] - before[m]
+        for m in ("Txn", "Range", "Campaign", "Proclaim", "Watch")
+        if after[m] > before[m]
+    }
 
 
 # -- campaign / leader / proclaim / resign --------------------------------------------------
@@ -148,16 +181,33 @@ async def test_a_second_candidate_wins_when_the_leader_resigns(
 
 
 async def test_campaign_again_with_a_standing_key_returns_the_same_leadership(
-    client: EtcdClient, grant: Grant, prefix: bytes
+    client: EtcdClient, etcd: EmbeddedEtcd, grant: Grant, prefix: bytes
 ) -> None:
     name = prefix + b"election"
     lease = await grant()
     first = await client.campaign(name, lease, b"v1")
+    before = await served(etcd)
 
     again = await client.campaign(name, lease, b"v2")
 
     assert (again.key, again.rev) == (first.key, first.rev)
-    assert (await client.leader(name)).value == b"v2"
+    assert (await client.leader(name)).value == b"v2"  # a new value is proclaimed, as etcd's Campaign does
+    assert await calls_during(etcd, before) == {"Txn": 1, "Proclaim": 1}
+
+
+async def test_campaign_again_with_the_same_value_changes_nothing(
+    client: EtcdClient, etcd: EmbeddedEtcd, grant: Grant, prefix: bytes
+) -> None:
+    name = prefix + b"election"
+    first = await client.campaign(name, await grant(), b"v1")
+    kv = await client.get(first.key)
+    before = await served(etcd)
+
+    again = await client.campaign(name, first.lease, b"v1")
+
+    assert await calls_during(etcd, before) == {"Txn": 1}
+    assert again == first
+    assert await client.get(first.key) == kv  # not even a new mod revision
 
 
 async def test_leadership_ends_with_the_lease(client: EtcdClient, grant: Grant, prefix: bytes) -> None:
@@ -178,6 +228,162 @@ async def test_an_election_sees_the_keys_of_a_nested_election(
     nested = await client.campaign(prefix + b"a/b", await grant(), b"nested")
 
     assert (await client.leader(prefix + b"a")).key == nested.key
+
+
+# -- the one-round-trip campaign, the fallback, and the checks ------------------------------
+
+
+async def test_an_uncontended_campaign_is_one_txn_and_no_campaign_rpc(
+    client: EtcdClient, etcd: EmbeddedEtcd, grant: Grant, prefix: bytes
+) -> None:
+    """Nobody to wait for: one Txn puts the key and reads the election's oldest key, which is ours."""
+    name = prefix + b"election"
+    lease = await grant()
+    before = await served(etcd)
+
+    leader = await client.campaign(name, lease, b"me")
+
+    assert await calls_during(etcd, before) == {"Txn": 1}
+    kv = await client.get(leader.key)
+    assert kv is not None
+    assert (kv.key, kv.value, kv.lease, kv.version) == (candidate_key(name, lease), b"me", lease, 1)
+    assert leader.rev == kv.create_revision  # the fencing token is the key's create revision
+    assert (await client.leader(name)).key == leader.key  # etcd agrees
+
+
+async def test_a_contended_campaign_waits_on_the_key_its_txn_put(
+    client: EtcdClient, etcd: EmbeddedEtcd, grant: Grant, prefix: bytes
+) -> None:
+    name = prefix + b"election"
+    first = await client.campaign(name, await grant(), b"first")
+    lease = await grant()
+    before = await served(etcd)
+    second = asyncio.create_task(client.campaign(name, lease, b"second"))
+    await queued(client, name, 2)
+    standing = await client.get(candidate_key(name, lease))
+    assert standing is not None
+
+    await client.resign(first)
+    won = await asyncio.wait_for(second, BOUND)
+
+    assert won.rev == standing.create_revision  # etcd's Campaign kept the key our Txn put
+    calls = await calls_during(etcd, before)
+    assert (calls["Txn"], calls["Campaign"]) == (1, 1)
+
+
+async def test_a_waiting_retry_keeps_its_place_and_gets_its_new_value(
+    client: EtcdClient, grant: Grant, prefix: bytes
+) -> None:
+    """A candidate key already standing (an earlier attempt) is waited on, not written again; the
+    new value is proclaimed while it waits (etcd's Campaign does that)."""
+    name = prefix + b"election"
+    first = await client.campaign(name, await grant(), b"first")
+    lease = await grant()
+    earlier = await client.put(candidate_key(name, lease), b"old value", lease=lease)
+    retry = asyncio.create_task(client.campaign(name, lease, b"new value"))
+    await eventually(
+        lambda: _value_is(client, candidate_key(name, lease), b"new value"), timeout=BOUND, what="proclaimed"
+    )
+    assert await candidates(client, name) == [first.key, candidate_key(name, lease)]
+
+    await client.resign(first)
+    won = await asyncio.wait_for(retry, BOUND)
+
+    assert won.rev == earlier.revision  # its place in the queue: the first key's create revision
+    assert (await client.leader(name)).value == b"new value"
+
+
+async def _value_is(client: EtcdClient, key: bytes, value: bytes) -> bool:
+    kv = await client.get(key)
+    return kv is not None and kv.value == value
+
+
+async def test_etcd_withdraws_a_key_put_by_txn_when_a_campaign_rpc_on_it_is_cancelled(
+    client: EtcdClient, etcd: EmbeddedEtcd, grant: Grant, prefix: bytes
+) -> None:
+    """The fallback relies on this: etcd's Campaign adopts a key already standing, and when that
+    Campaign is cancelled, etcd deletes the key, although a Txn, not the Campaign, put it."""
+    name = prefix + b"election"
+    await client.campaign(name, await grant(), b"leader")
+    lease = await grant()
+    key = candidate_key(name, lease)
+    await client.txn([Compare("create", key, "==", 0)], [Op.put(key, b"waiting", lease=lease)])
+    async with grpc.aio.insecure_channel(etcd.endpoints[0]) as channel:  # the raw RPC, not our client
+        rpc = v3election_pb2_grpc.ElectionStub(channel).Campaign(
+            v3election_pb2.CampaignRequest(name=name, lease=lease, value=b"waiting"), timeout=BOUND
+        )
+        await asyncio.sleep(0.3)  # etcd is waiting in it
+        assert not rpc.done()
+        assert await client.get(key) is not None
+
+        rpc.cancel()
+
+    await eventually(lambda: _has_count(client, name, 1), timeout=BOUND, what="the key withdrawn by etcd")
+
+
+async def test_the_win_of_a_waiting_candidate_is_checked_by_watching_not_by_a_read(
+    client: EtcdClient, etcd: EmbeddedEtcd, grant: Grant, prefix: bytes
+) -> None:
+    """While it waits, a candidate whose Txn put its key watches the election's deletions; once
+    every older key went before its own, Campaign's answer is believed without another read."""
+    name = prefix + b"election"
+    first = await client.campaign(name, await grant(), b"first")
+    second = asyncio.create_task(client.campaign(name, await grant(), b"second"))
+    await queued(client, name, 2)
+    await asyncio.sleep(0.3)  # past etcd's 100 ms watcher sync, so the watch is live
+    before = await served(etcd)
+
+    await client.resign(first)
+    won = await asyncio.wait_for(second, BOUND)
+
+    assert (await client.leader(name)).key == won.key
+    assert "Range" not in await calls_during(etcd, before)
+
+
+async def test_a_waiting_candidate_whose_key_was_deleted_does_not_falsely_win(
+    client: EtcdClient, grant: Grant, prefix: bytes
+) -> None:
+    """etcd answers "elected" here too: its Campaign waits for the older keys, never for ours."""
+    name = prefix + b"election"
+    leader = await client.campaign(name, await grant(), b"leader")
+    lease = await grant()
+    doomed = asyncio.create_task(client.campaign(name, lease, b"doomed"))
+    await queued(client, name, 2)
+
+    assert await client.delete(candidate_key(name, lease)) == 1
+    await client.resign(leader)
+
+    with pytest.raises(NotLeaderError, match="no longer exists"):
+        await asyncio.wait_for(doomed, BOUND)
+    with pytest.raises(NoLeaderError):
+        await client.leader(name)
+
+
+@pytest.mark.parametrize("how", ["lease revoked", "key deleted"])
+async def test_a_waiting_retry_whose_key_went_does_not_falsely_win(
+    client: EtcdClient, grant: Grant, prefix: bytes, how: str
+) -> None:
+    """A key that stood before the campaign began has no witness (etcd's count of older keys
+    includes newer ones), so the read after Campaign's answer refuses the false win."""
+    name = prefix + b"election"
+    leader = await client.campaign(name, await grant(), b"leader")
+    lease = await grant()
+    await client.put(candidate_key(name, lease), b"doomed", lease=lease)
+    doomed = asyncio.create_task(client.campaign(name, lease, b"doomed"))
+    await asyncio.sleep(0.3)  # waiting in etcd's Campaign
+    assert not doomed.done()
+
+    if how == "lease revoked":
+        await client.lease_revoke(lease)
+    else:
+        await client.delete(candidate_key(name, lease))
+    await queued(client, name, 1)
+    await client.resign(leader)
+
+    with pytest.raises(NotLeaderError, match="no longer exists"):
+        await asyncio.wait_for(doomed, BOUND)
+    with pytest.raises(NoLeaderError):
+        await client.leader(name)
 
 
 # -- argument checks ------------------------------------------------------------------------

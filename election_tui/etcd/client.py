@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
-from collections.abc import AsyncGenerator, Callable, Sequence
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Literal, Unpack
+from typing import Any, Literal, Unpack
 
 import grpc
 
-from ._pb import rpc_pb2, v3election_pb2
+from ._pb import kv_pb2, rpc_pb2, v3election_pb2
 from .config import ClientConfig, ConnectOptions, Endpoint, make_config
 from .connection import DEFAULT, Connection, _Default
 from .errors import (
@@ -21,13 +24,27 @@ from .errors import (
     InvalidToken,
     LeaseNotFound,
     NotLeaderError,
+    TransientError,
     Unavailable,
     from_rpc_error,
 )
 from .keepalive import KeepAlive, KeepAliveManager
-from .keys import BytesLike, election_name, prefix_range_end, to_bytes, validate_ttl
+from .keys import SEP, BytesLike, candidate_key, election_name, prefix_range_end, to_bytes, validate_ttl
 from .retry import Backoff, reopens_stream
-from .types import KeyValue, LeaderKey, Lease, LeaseInfo, Member, PutResult, RangeResult, Status, TxnResult
+from .types import (
+    EventType,
+    KeyValue,
+    LeaderKey,
+    Lease,
+    LeaseInfo,
+    Member,
+    PutResult,
+    RangeResult,
+    Status,
+    TxnResult,
+    WatchCompacted,
+    WatchEvents,
+)
 from .watch import Watch
 
 _CMP_RESULT = {"==": "EQUAL", ">": "GREATER", "<": "LESS", "!=": "NOT_EQUAL"}
@@ -157,6 +174,8 @@ class EtcdClient:
         self._config = make_config(endpoints, **options)
         self._conn = Connection(self._config)
         self._keepalive = KeepAliveManager(self._conn)
+        # Background work of campaigns, each bounded: witnesses (see _Witness) and withdrawals.
+        self._chores: set[asyncio.Task[None]] = set()
 
     async def __aenter__(self) -> EtcdClient:
         return self
@@ -168,6 +187,11 @@ class EtcdClient:
 
     async def aclose(self) -> None:
         """Stop keep-alives (leases are not revoked: they expire by themselves) and close channels."""
+        # A withdrawal not done yet is given up: its key goes with its lease.
+        chores = list(self._chores)
+        for task in chores:
+            task.cancel()
+        await asyncio.gather(*chores, return_exceptions=True)
         await self._keepalive.close()
         await self._conn.close()
 
@@ -403,9 +427,15 @@ class EtcdClient:
     ) -> LeaderKey:
         """Wait until elected leader of `name`; returns the LeaderKey that proves it.
 
-        `timeout` bounds the wait (CampaignTimeout; the server withdraws the candidate key);
-        cancelling the awaiting task cancels the RPC. A campaign whose key vanished while it
-        was being answered (etcd-io/etcd#19597) raises NotLeaderError instead of lying.
+        `timeout` bounds the wait (CampaignTimeout). A campaign that raises or is cancelled
+        withdraws our candidate key, as etcd's own Campaign does; in the background, so giving
+        up is never held up by an etcd that does not answer (if it never answers, the key goes
+        with the lease). A campaign whose key vanished while it waited (etcd-io/etcd#19597)
+        raises NotLeaderError instead of lying.
+
+        Nobody to wait for costs one round trip: a Txn puts our key `<name>/<lease hex>` if it
+        is absent and, in the same revision, reads the election's oldest key; if that is ours we
+        lead. Otherwise the Campaign RPC waits, and its answer is checked before it is believed.
         """
         if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
             raise InvalidArgument(f"campaign timeout must be a positive number of seconds, not {timeout}")
@@ -414,24 +444,156 @@ class EtcdClient:
                 "campaign needs a lease: grant one with lease_grant(ttl) and keep it alive "
                 "(with lease 0 the server would create an orphan lease that nobody renews)"
             )
-        request = v3election_pb2.CampaignRequest(
-            name=election_name(name), lease=lease_id, value=to_bytes(value)
-        )
-        try:
-            resp = await self._conn.unary("election.Campaign", request, timeout=timeout)
-        except EtcdTimeout as err:
-            # Whichever way etcd says it (DEADLINE_EXCEEDED, or UNKNOWN "context deadline
-            # exceeded" from the server's own context): the server withdrew our key.
-            raise CampaignTimeout(
-                f"not elected leader of {request.name!r} within {timeout} s", code=err.code
-            ) from err
-        leader = LeaderKey.from_pb(resp.leader)
-        current = await self.get(leader.key)
-        if current is None or current.create_revision != leader.rev:
-            raise NotLeaderError(
-                f"the campaign returned, but key {leader.key!r} no longer exists at revision {leader.rev}"
+        raw_name, raw_value = election_name(name), to_bytes(value)
+        key = candidate_key(raw_name, lease_id)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        budget = self.timeout if timeout is None else min(timeout, self.timeout)
+
+        async def withdraw(answered: Awaitable[rpc_pb2.TxnResponse | None]) -> None:
+            # Cancelled while our Txn was on the wire, which etcd may apply all the same: when
+            # its answer comes (within its deadline), withdraw the key it put or found.
+            answer = await answered
+            if answer is not None:
+                await self._withdraw(key, lease_id, _standing(answer, key, raw_value)[0])
+
+        standing: tuple[int, bool, bytes, int | None] | None = None
+        # No answer (the client failed over) or none in time: whether our key was put is
+        # unknown, and the Campaign RPC, which writes the same key, settles it either way.
+        with contextlib.suppress(TransientError):
+            standing = _standing(
+                await self._conn.unary(
+                    "kv.Txn",
+                    _stand_request(raw_name, key, lease_id, raw_value),
+                    timeout=budget,
+                    on_cancel=lambda answered: self._chore(withdraw(answered)),
+                ),
+                key,
+                raw_value,
             )
-        return leader
+        rev = older = None
+        try:
+            if standing is not None:
+                rev, leads, current, older = standing
+                if leads:
+                    leader = LeaderKey(raw_name, key, rev, lease_id)
+                    if current != raw_value:  # our key stood already (a retry): as etcd's Campaign
+                        await self.proclaim(leader, raw_value)
+                    return leader
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise CampaignTimeout(f"not elected leader of {raw_name!r} within {timeout} s")
+            return await self._campaign_and_wait(
+                raw_name, key, lease_id, raw_value, left, timeout, rev, older
+            )
+        except BaseException as err:
+            # Cancelled, timed out, refused or a false win: leave no candidate key behind. etcd
+            # withdraws the key of a Campaign RPC it saw end; this covers the one our Txn put
+            # and a Campaign RPC that never reached the server. In the background, so that
+            # giving up (a lost lease, say) is not held up by an etcd that does not answer.
+            late = isinstance(err, TransientError | CampaignTimeout)  # etcd slow or away
+            if rev is not None or not late:
+                self._chore(self._withdraw(key, lease_id, rev))
+            raise
+
+    async def _campaign_and_wait(
+        self,
+        name: bytes,
+        key: bytes,
+        lease_id: int,
+        value: bytes,
+        left: float | None,
+        timeout: float | None,
+        rev: int | None,
+        older: int | None,
+    ) -> LeaderKey:
+        """The Campaign RPC: etcd waits until every older key is gone; then its answer is checked.
+
+        When our Txn put the key and counted the `older` keys, a witness watches the election's
+        deletions meanwhile, so the check usually costs no round trip after the answer.
+        """
+        request = v3election_pb2.CampaignRequest(name=name, lease=lease_id, value=value)
+        witness = (
+            None if rev is None or not older else _Witness(self._conn, name, key, rev, older, self._chores)
+        )
+        generation = self._conn.generation
+        try:
+            try:
+                resp, answered_by = await self._conn.unary_from("election.Campaign", request, timeout=left)
+            except EtcdTimeout as err:
+                # Whichever way etcd says it (DEADLINE_EXCEEDED, or UNKNOWN "context deadline
+                # exceeded" from the server's own context): the server withdrew our key.
+                raise CampaignTimeout(
+                    f"not elected leader of {name!r} within {timeout} s", code=err.code
+                ) from err
+            leader = LeaderKey.from_pb(resp.leader)
+            if rev is not None and leader.rev != rev and self._conn.generation == generation:
+                # Not sent again (nothing failed over), yet etcd's Campaign did not find the key
+                # our Txn put or found: it was deleted in between, and Campaign put a new one. A
+                # deleted candidate is out (the Campaign RPC alone has no such gap): withdraw it.
+                self._chore(self._withdraw(key, lease_id, leader.rev))
+                raise NotLeaderError(
+                    f"the campaign returned, but key {key!r} no longer exists at revision {rev}: "
+                    "it was deleted while the campaign began"
+                )
+            seen = None if witness is None else witness.verdict(leader)
+            if not (await self._leads(leader, answered_by) if seen is None else seen):
+                raise NotLeaderError(
+                    f"the campaign returned, but key {leader.key!r} no longer exists at revision "
+                    f"{leader.rev} as the oldest of the election (it went while the campaign waited)"
+                )
+            return leader
+        finally:
+            if witness is not None:
+                witness.release()
+
+    async def _leads(self, leader: LeaderKey, answered_by: int) -> bool:
+        """Whether `leader.key` is the election's oldest key: etcd answered "elected" to a
+        candidate whose key was already deleted (etcd-io/etcd#19597), so the answer is checked.
+
+        The check is first a serializable Range (no consensus round) at the member that answered
+        the Campaign. That member returned only after it applied the deletion of the last older
+        key, and what a member has applied only grows, so its read is at or after that revision:
+        a key of ours deleted while we waited is seen gone. And the read asks for the oldest key,
+        not merely for ours: older keys cannot be created after ours, so "ours is the oldest" at
+        any revision means we led at that revision, even from a member that lags (a restarted
+        one) - a lagging read can only say "not ours". Then, before refusing the win, the same
+        question is asked linearizably, of whichever endpoint the client uses now.
+        """
+        serializable = _oldest_request(leader.name, serializable=True)
+        try:
+            resp = await self._conn.unary_at(answered_by, "kv.Range", serializable)
+        except EtcdError:
+            pass  # that member is gone or slow: ask the cluster
+        else:
+            if _is_oldest(resp.kvs, leader):
+                return True
+        resp = await self._conn.unary("kv.Range", _oldest_request(leader.name))
+        return _is_oldest(resp.kvs, leader)
+
+    def _chore(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` in the background, owned by the client (aclose cancels what is left)."""
+        task = asyncio.create_task(work)
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
+
+    async def _withdraw(self, key: bytes, lease_id: int, rev: int | None) -> None:
+        """Delete our candidate key, fenced on its create revision (on our lease if unknown).
+
+        Best effort, within the client's timeout: if etcd cannot be reached, the key goes with
+        the lease.
+        """
+        if rev:
+            fence = rpc_pb2.Compare(result=rpc_pb2.Compare.EQUAL, target=rpc_pb2.Compare.CREATE, key=key)
+            fence.create_revision = rev
+        else:
+            fence = rpc_pb2.Compare(result=rpc_pb2.Compare.EQUAL, target=rpc_pb2.Compare.LEASE, key=key)
+            fence.lease = lease_id
+        request = rpc_pb2.TxnRequest(
+            compare=[fence],
+            success=[rpc_pb2.RequestOp(request_delete_range=rpc_pb2.DeleteRangeRequest(key=key))],
+        )
+        with contextlib.suppress(EtcdError):
+            await self._conn.unary("kv.Txn", request)
 
     async def proclaim(self, leader: LeaderKey, value: BytesLike) -> None:
         """Publish a new value as leader; NotLeaderError if leadership is gone."""
@@ -490,6 +652,120 @@ class EtcdClient:
                 if call is not None:
                     call.cancel()
             await backoff.sleep()
+
+
+def _oldest_request(name: bytes, *, serializable: bool = False) -> rpc_pb2.RangeRequest:
+    """A Range of the oldest key under `<name>/`: the leader, by etcd's rule (keys only)."""
+    request = rpc_pb2.RangeRequest(serializable=serializable)
+    _oldest_into(request, name)
+    return request
+
+
+def _oldest_into(request: rpc_pb2.RangeRequest, name: bytes) -> None:
+    prefix = name + SEP
+    request.key = prefix
+    request.range_end = prefix_range_end(prefix)
+    request.limit = 1
+    request.keys_only = True
+    request.sort_order = rpc_pb2.RangeRequest.ASCEND
+    request.sort_target = rpc_pb2.RangeRequest.CREATE
+
+
+def _is_oldest(kvs: Sequence[kv_pb2.KeyValue], leader: LeaderKey) -> bool:
+    return bool(kvs) and kvs[0].key == leader.key and kvs[0].create_revision == leader.rev
+
+
+def _stand_request(name: bytes, key: bytes, lease_id: int, value: bytes) -> rpc_pb2.TxnRequest:
+    """If our key is absent put it on our lease (as Campaign does), else read it; read the oldest.
+
+    Built in place: a message passed to a constructor is copied, which costs more than the rest.
+    """
+    request = rpc_pb2.TxnRequest()
+    absent = request.compare.add()
+    absent.target = rpc_pb2.Compare.CREATE
+    absent.key = key
+    absent.create_revision = 0  # EQUAL is the default result
+    put = request.success.add().request_put
+    put.key, put.value, put.lease = key, value, lease_id
+    _oldest_into(request.success.add().request_range, name)
+    request.failure.add().request_range.key = key
+    _oldest_into(request.failure.add().request_range, name)
+    return request
+
+
+def _standing(resp: rpc_pb2.TxnResponse, key: bytes, value: bytes) -> tuple[int, bool, bytes, int | None]:
+    """From the campaign's Txn: our key's create revision, whether it is the oldest, its value,
+    and how many keys are older (known only if the Txn put it: then every other key is)."""
+    oldest = resp.responses[1].response_range
+    if resp.succeeded:
+        rev, current = int(resp.header.revision), value  # the Txn's one write: its revision
+        older: int | None = int(oldest.count) - 1
+    else:
+        kvs = resp.responses[0].response_range.kvs
+        rev, current, older = int(kvs[0].create_revision), kvs[0].value, None
+    kvs = oldest.kvs
+    return rev, bool(kvs) and kvs[0].key == key and kvs[0].create_revision == rev, current, older
+
+
+class _Witness:
+    """Watches an election's deletions from our key's creation on, to see who goes first: the
+    `older` keys that stood then (all of them: then ours leads), or ours (then it never led).
+
+    Ordered history from our key's creation, so it tells apart a true win and etcd's false one
+    (etcd-io/etcd#19597) without a read after Campaign returns; it cannot be wrong, only late or
+    undecided, and then the read decides. Only deletions travel (etcd's NOPUT filter), each with
+    its previous version, whose create revision says whether the key was older than ours.
+    """
+
+    def __init__(
+        self, conn: Connection, name: bytes, key: bytes, rev: int, older: int, owner: set[asyncio.Task[None]]
+    ) -> None:
+        self.key = key
+        self.rev = rev
+        self.older = older
+        self.led: bool | None = None  # None: undecided
+        prefix = name + SEP
+        self._watch = Watch(conn, prefix, prefix_range_end(prefix), rev + 1, prev_kv=True, deletes_only=True)
+        self._task = asyncio.create_task(self._run(), name="campaign-witness")
+        owner.add(self._task)  # the client cancels and awaits what is left when it closes
+        self._task.add_done_callback(owner.discard)
+
+    def verdict(self, leader: LeaderKey) -> bool | None:
+        """Whether `leader` (Campaign's answer) led, if the watch has seen enough to say."""
+        return self.led if leader.key == self.key and leader.rev == self.rev else None
+
+    async def _run(self) -> None:
+        with contextlib.suppress(EtcdError):  # the watch refused or broke for good: undecided
+            async with self._watch:
+                await self._follow()
+                # Decided: keep the stream until `release`. Closing it is a gRPC cancel, some
+                # 0.2 ms of the event loop, which must not delay Campaign's answer (due now).
+                await asyncio.get_running_loop().create_future()
+
+    async def _follow(self) -> None:
+        async for item in self._watch:
+            if isinstance(item, WatchCompacted):
+                return  # the history is gone: undecided
+            if not isinstance(item, WatchEvents):
+                continue
+            for event in item.events:
+                prev = event.prev_kv
+                if event.type is not EventType.DELETE:
+                    continue
+                if prev is None:
+                    return  # cannot tell whose it was: undecided
+                if prev.create_revision == self.rev and event.kv.key == self.key:
+                    self.led = False  # ours went while an older key stood
+                    return
+                if prev.create_revision < self.rev:
+                    self.older -= 1
+                    if self.older == 0:
+                        self.led = True  # every older key went, ours still stood
+                        return
+
+    def release(self) -> None:
+        """The campaign is over: the watch closes on the task's next turn, after it returned."""
+        self._task.cancel()
 
 
 def _leader_into(pb: v3election_pb2.LeaderKey, leader: LeaderKey) -> None:
