@@ -226,7 +226,8 @@ class EtcdClient:
         resp = await self._conn.unary(
             "kv.Range", rpc_pb2.RangeRequest(key=to_bytes(key, "key"), revision=revision)
         )
-        return KeyValue.from_pb(resp.kvs[0]) if resp.kvs else None
+        kvs = resp.kvs
+        return KeyValue.from_pb(kvs[0]) if kvs else None
 
     async def get_prefix(
         self,

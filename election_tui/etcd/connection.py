@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from enum import Enum
 from typing import Any, Final
 
@@ -147,19 +147,19 @@ class Connection:
             if self._token is not None and self._token != stale:
                 return  # another call renewed it meanwhile
             request = rpc_pb2.AuthenticateRequest(name=self._user or "", password=self._password)
-            resp, _ = await self._call("auth.Authenticate", request, self.timeout, auth=False)
+            resp = await self._call("auth.Authenticate", request, self.timeout, auth=False)
             self._token = resp.token
 
     # -- calls ------------------------------------------------------------------------------
 
-    async def unary(
+    def unary(
         self,
         rpc: str,
         request: Any,
         *,
         timeout: float | _Default | None = DEFAULT,
         on_cancel: OnCancel | None = None,
-    ) -> Any:
+    ) -> Coroutine[Any, Any, Any]:
         """Call one unary RPC ("<stub>.<method>") with our metadata, mapping errors, failing over.
 
         Whether it is sent again after UNAVAILABLE is `retry.REPEATABLE[rpc]`; retries stop at
@@ -169,29 +169,31 @@ class Connection:
         server may apply anyway): `on_cancel(answer)` gets an awaitable of its answer (None if
         it fails; the call keeps its deadline) and CancelledError is raised at once, so the
         caller can undo what the call did once it is known.
+
+        (A plain function handing back the call loop's coroutine: every RPC goes through here,
+        and an `async def` would be one more coroutine per call.)
         """
-        return (await self._call(rpc, request, timeout, None, on_cancel))[0]
+        return self._call(rpc, request, timeout, None, on_cancel)
 
     async def unary_from(
         self, rpc: str, request: Any, *, timeout: float | _Default | None = DEFAULT
     ) -> tuple[Any, int]:
         """`unary`, and the index (in `endpoints`) of the endpoint that answered."""
-        return await self._call(rpc, request, timeout, None)
+        where: list[int] = []
+        return await self._call(rpc, request, timeout, None, where=where), where[0]
 
-    async def unary_at(
+    def unary_at(
         self, index: int, rpc: str, request: Any, *, timeout: float | _Default | None = DEFAULT
-    ) -> Any:
+    ) -> Coroutine[Any, Any, Any]:
         """`unary` sent to `endpoints[index]` only: no failover, never sent again after
         UNAVAILABLE (a refused token is still renewed once), for a read that must come from the
         member that answered an earlier call."""
-        return (await self._call(rpc, request, timeout, index))[0]
+        return self._call(rpc, request, timeout, index)
 
     def _method(self, index: int, rpc: str) -> Any:
         """The stub's bound method for `rpc` on endpoint `index` (looked up once per channel)."""
-        found = self._methods.get((index, rpc))
-        if found is None:
-            service, _, method = rpc.partition(".")
-            found = self._methods[(index, rpc)] = getattr(getattr(self.stubs(index), service), method)
+        service, _, method = rpc.partition(".")
+        found = self._methods[(index, rpc)] = getattr(getattr(self.stubs(index), service), method)
         return found
 
     async def _call(
@@ -203,11 +205,13 @@ class Connection:
         on_cancel: OnCancel | None = None,
         *,
         auth: bool = True,
-    ) -> tuple[Any, int]:
+        where: list[int] | None = None,
+    ) -> Any:
         """The call loop: fail over (and, if the table allows, send again) on UNAVAILABLE, unless
         pinned to one endpoint; renew a refused token once (not for `auth=False`, the call that
-        gets one). Returns the answer and the index of the endpoint that gave it."""
+        gets one). The index of the endpoint that answered is appended to `where`."""
         budget = self.timeout if isinstance(timeout, _Default) else timeout
+        left = budget
         deadline = None if budget is None else time.monotonic() + budget
         backoff = None
         renewed = False
@@ -215,16 +219,19 @@ class Connection:
             metadata = None if self._user is None or not auth else await self.metadata()
             generation = self.generation
             index = self._index if pin is None else pin
-            left = None if deadline is None else max(deadline - time.monotonic(), 0.001)
             try:
-                call = self._method(index, rpc)(request, timeout=left, metadata=metadata)
+                method = self._methods.get((index, rpc)) or self._method(index, rpc)
+                call = method(request, timeout=left, metadata=metadata)
                 if on_cancel is not None:
                     try:
                         await _when_done(call)  # cancelling us cancels this future, not the call
                     except asyncio.CancelledError:
                         on_cancel(asyncio.ensure_future(_answer(call)))
                         raise
-                return await call, index
+                answer = await call
+                if where is not None:
+                    where.append(index)
+                return answer
             except grpc.aio.AioRpcError as err:
                 mapped = from_rpc_error(err)
                 if isinstance(mapped, InvalidToken) and auth:
@@ -234,14 +241,15 @@ class Connection:
                         ) from err
                     renewed = True
                     await self.renew_token(metadata)
-                    continue
-                if isinstance(mapped, Unavailable) and pin is None:
+                elif isinstance(mapped, Unavailable) and pin is None:
                     self.failover(generation)
-                    if REPEATABLE[rpc] and (deadline is None or time.monotonic() < deadline):
-                        backoff = backoff or Backoff()
-                        await backoff.sleep(deadline)
-                        continue
-                raise mapped from err
+                    if not REPEATABLE[rpc] or (deadline is not None and time.monotonic() >= deadline):
+                        raise mapped from err
+                    backoff = backoff or Backoff()
+                    await backoff.sleep(deadline)
+                else:
+                    raise mapped from err
+            left = None if deadline is None else max(deadline - time.monotonic(), 0.001)
 
 
 async def _answer(call: Any) -> Any:
