@@ -64,6 +64,18 @@ async def served(etcd: EmbeddedEtcd) -> Counter[str]:
     return counts
 
 
+async def gauge(etcd: EmbeddedEtcd, name: str) -> float:
+    """One of etcd's gauges (its /metrics), e.g. "etcd_debugging_mvcc_watcher_total"."""
+
+    def read() -> str:
+        with urllib.request.urlopen(etcd.members[0].client_url + "/metrics", timeout=5) as page:
+            return str(page.read().decode())
+
+    found = re.search(rf"^{name} (\S+)$", await asyncio.to_thread(read), re.MULTILINE)
+    assert found is not None, name
+    return float(found.group(1))
+
+
 async def calls_during(etcd: EmbeddedEtcd, before: Counter[str]) -> dict[str, int]:
     after = await served(etcd)
     return {
@@ -338,6 +350,45 @@ async def test_the_win_of_a_waiting_candidate_is_checked_by_watching_not_by_a_re
 
     assert (await client.leader(name)).key == won.key
     assert "Range" not in await calls_during(etcd, before)
+
+
+async def test_the_witnesses_of_waiting_campaigns_share_one_watch_stream_and_leave_no_watcher(
+    client: EtcdClient, etcd: EmbeddedEtcd, grant: Grant, prefix: bytes
+) -> None:
+    names = [prefix + b"e%d" % i for i in range(5)]
+    leaders = [await client.campaign(name, await grant(), b"leader") for name in names]
+    await asyncio.sleep(0.3)  # earlier tests' watchers gone (etcd cancels them when it notices)
+    streams = await gauge(etcd, "etcd_debugging_mvcc_watch_stream_total")
+    watchers = await gauge(etcd, "etcd_debugging_mvcc_watcher_total")
+    waiting = [asyncio.create_task(client.campaign(name, await grant(), b"waiting")) for name in names]
+    for name in names:
+        await queued(client, name, 2)
+    # etcd's Campaigns watch too (their own watchers, on their own in-process stream).
+    await eventually(
+        lambda: _gauge_at_least(etcd, "etcd_debugging_mvcc_watcher_total", watchers + 2 * len(names)),
+        timeout=BOUND,
+        what="a watcher for each Campaign and each witness",
+    )
+    assert await gauge(etcd, "etcd_debugging_mvcc_watch_stream_total") - streams <= 2
+
+    for leader in leaders:
+        await client.resign(leader)
+    won = await asyncio.wait_for(asyncio.gather(*waiting), BOUND)
+
+    assert [w.key for w in won] == [(await client.leader(name)).key for name in names]
+    await eventually(
+        lambda: _gauge_at_most(etcd, "etcd_debugging_mvcc_watcher_total", watchers),
+        timeout=BOUND,
+        what="every witness's watcher cancelled",
+    )
+
+
+async def _gauge_at_least(etcd: EmbeddedEtcd, name: str, value: float) -> bool:
+    return await gauge(etcd, name) >= value
+
+
+async def _gauge_at_most(etcd: EmbeddedEtcd, name: str, value: float) -> bool:
+    return await gauge(etcd, name) <= value
 
 
 async def test_a_waiting_candidate_whose_key_was_deleted_does_not_falsely_win(

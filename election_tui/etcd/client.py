@@ -32,7 +32,6 @@ from .keepalive import KeepAlive, KeepAliveManager
 from .keys import SEP, BytesLike, candidate_key, election_name, prefix_range_end, to_bytes, validate_ttl
 from .retry import Backoff, reopens_stream
 from .types import (
-    EventType,
     KeyValue,
     LeaderKey,
     Lease,
@@ -42,10 +41,9 @@ from .types import (
     RangeResult,
     Status,
     TxnResult,
-    WatchCompacted,
-    WatchEvents,
 )
 from .watch import Watch
+from .witness import Witnesses
 
 _CMP_RESULT = {"==": "EQUAL", ">": "GREATER", "<": "LESS", "!=": "NOT_EQUAL"}
 _CMP_TARGET = {"version": "VERSION", "create": "CREATE", "mod": "MOD", "value": "VALUE", "lease": "LEASE"}
@@ -174,8 +172,8 @@ class EtcdClient:
         self._config = make_config(endpoints, **options)
         self._conn = Connection(self._config)
         self._keepalive = KeepAliveManager(self._conn)
-        # Background work of campaigns, each bounded: witnesses (see _Witness) and withdrawals.
-        self._chores: set[asyncio.Task[None]] = set()
+        self._witnesses = Witnesses(self._conn)  # of waiting campaigns, on one watch stream
+        self._chores: set[asyncio.Task[None]] = set()  # withdrawals of campaigns' keys, bounded
 
     async def __aenter__(self) -> EtcdClient:
         return self
@@ -192,6 +190,7 @@ class EtcdClient:
         for task in chores:
             task.cancel()
         await asyncio.gather(*chores, return_exceptions=True)
+        await self._witnesses.close()
         await self._keepalive.close()
         await self._conn.close()
 
@@ -513,9 +512,7 @@ class EtcdClient:
         deletions meanwhile, so the check usually costs no round trip after the answer.
         """
         request = v3election_pb2.CampaignRequest(name=name, lease=lease_id, value=value)
-        witness = (
-            None if rev is None or not older else _Witness(self._conn, name, key, rev, older, self._chores)
-        )
+        witness = None if rev is None or not older else self._witnesses.watch(name, key, rev, older)
         generation = self._conn.generation
         try:
             try:
@@ -706,67 +703,6 @@ def _standing(resp: rpc_pb2.TxnResponse, key: bytes, value: bytes) -> tuple[int,
         rev, current, older = int(kvs[0].create_revision), kvs[0].value, None
     kvs = oldest.kvs
     return rev, bool(kvs) and kvs[0].key == key and kvs[0].create_revision == rev, current, older
-
-
-class _Witness:
-    """Watches an election's deletions from our key's creation on, to see who goes first: the
-    `older` keys that stood then (all of them: then ours leads), or ours (then it never led).
-
-    Ordered history from our key's creation, so it tells apart a true win and etcd's false one
-    (etcd-io/etcd#19597) without a read after Campaign returns; it cannot be wrong, only late or
-    undecided, and then the read decides. Only deletions travel (etcd's NOPUT filter), each with
-    its previous version, whose create revision says whether the key was older than ours.
-    """
-
-    def __init__(
-        self, conn: Connection, name: bytes, key: bytes, rev: int, older: int, owner: set[asyncio.Task[None]]
-    ) -> None:
-        self.key = key
-        self.rev = rev
-        self.older = older
-        self.led: bool | None = None  # None: undecided
-        prefix = name + SEP
-        self._watch = Watch(conn, prefix, prefix_range_end(prefix), rev + 1, prev_kv=True, deletes_only=True)
-        self._task = asyncio.create_task(self._run(), name="campaign-witness")
-        owner.add(self._task)  # the client cancels and awaits what is left when it closes
-        self._task.add_done_callback(owner.discard)
-
-    def verdict(self, leader: LeaderKey) -> bool | None:
-        """Whether `leader` (Campaign's answer) led, if the watch has seen enough to say."""
-        return self.led if leader.key == self.key and leader.rev == self.rev else None
-
-    async def _run(self) -> None:
-        with contextlib.suppress(EtcdError):  # the watch refused or broke for good: undecided
-            async with self._watch:
-                await self._follow()
-                # Decided: keep the stream until `release`. Closing it is a gRPC cancel, some
-                # 0.2 ms of the event loop, which must not delay Campaign's answer (due now).
-                await asyncio.get_running_loop().create_future()
-
-    async def _follow(self) -> None:
-        async for item in self._watch:
-            if isinstance(item, WatchCompacted):
-                return  # the history is gone: undecided
-            if not isinstance(item, WatchEvents):
-                continue
-            for event in item.events:
-                prev = event.prev_kv
-                if event.type is not EventType.DELETE:
-                    continue
-                if prev is None:
-                    return  # cannot tell whose it was: undecided
-                if prev.create_revision == self.rev and event.kv.key == self.key:
-                    self.led = False  # ours went while an older key stood
-                    return
-                if prev.create_revision < self.rev:
-                    self.older -= 1
-                    if self.older == 0:
-                        self.led = True  # every older key went, ours still stood
-                        return
-
-    def release(self) -> None:
-        """The campaign is over: the watch closes on the task's next turn, after it returned."""
-        self._task.cancel()
 
 
 def _leader_into(pb: v3election_pb2.LeaderKey, leader: LeaderKey) -> None:

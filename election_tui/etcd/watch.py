@@ -43,14 +43,12 @@ class Watch(AsyncIterator[WatchItem]):
         *,
         prev_kv: bool = False,
         key_filter: Callable[[bytes], bool] | None = None,
-        deletes_only: bool = False,
     ) -> None:
         self._conn = connection
         self._key = key
         self._range_end = range_end
         self._prev_kv = prev_kv
         self._key_filter = key_filter
-        self._filters = [rpc_pb2.WatchCreateRequest.NOPUT] if deletes_only else []  # etcd filters puts
         self.dropped = 0  # events `key_filter` refused
         self.next_revision = start_revision or 0
         self.connected = False
@@ -81,7 +79,6 @@ class Watch(AsyncIterator[WatchItem]):
                 start_revision=self.next_revision,
                 progress_notify=True,
                 prev_kv=self._prev_kv,
-                filters=self._filters,
             )
         )
 
