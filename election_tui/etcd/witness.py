@@ -8,8 +8,8 @@ it can only be undecided (a watch refused, compacted or broken), and then the ca
 
 All witnesses of a client share one Watch stream (one watcher each; etcd filters out puts with
 NOPUT and sends each deletion with its previous version, whose create revision says whether
-the key was older). A broken stream leaves its witnesses undecided; the next witness opens a
-new stream.
+the key was older). A broken stream, or one whose watcher etcd refused, leaves its witnesses
+undecided; the next witness opens a new stream.
 """
 
 from __future__ import annotations
@@ -138,7 +138,10 @@ class _Stream:
                 if resp.created:
                     witness = self._creating.popleft()
                     if resp.canceled:
-                        continue  # refused (a permission, a token): undecided
+                        # Refused (a permission, or a token that expired since the stream was
+                        # opened: etcd checks the stream's): retire the stream, so the next
+                        # witness opens one with the client's current token.
+                        return
                     witness.watch_id = resp.watch_id
                     self._watching[resp.watch_id] = witness
                     if witness.released:
