@@ -28,6 +28,7 @@ from election_tui.etcd import (
     candidate_key,
 )
 from election_tui.etcd._pb import v3election_pb2, v3election_pb2_grpc
+from election_tui.etcd.witness import WITNESS_MAX_AHEAD
 
 BOUND = 5.0  # seconds any expected election outcome may take
 
@@ -381,6 +382,29 @@ async def test_the_witnesses_of_waiting_campaigns_share_one_watch_stream_and_lea
         timeout=BOUND,
         what="every witness's watcher cancelled",
     )
+
+
+async def test_a_candidate_far_back_in_the_queue_waits_without_a_witness_and_reads_when_it_wins(
+    client: EtcdClient, etcd: EmbeddedEtcd, grant: Grant, prefix: bytes
+) -> None:
+    name = prefix + b"election"
+    ahead = [name + b"/k%02d" % i for i in range(WITNESS_MAX_AHEAD + 1)]
+    for key in ahead:  # any key under the prefix counts, lease or not
+        await client.put(key, b"ahead")
+    await asyncio.sleep(0.3)  # earlier tests' watchers gone
+    watchers = await gauge(etcd, "etcd_debugging_mvcc_watcher_total")
+    waiting = asyncio.create_task(client.campaign(name, await grant(), b"far back"))
+    await queued(client, name, len(ahead) + 1)
+    await asyncio.sleep(0.3)
+    assert await gauge(etcd, "etcd_debugging_mvcc_watcher_total") == watchers + 1  # etcd's Campaign only
+    before = await served(etcd)
+
+    for key in ahead:
+        await client.delete(key)
+    won = await asyncio.wait_for(waiting, BOUND)
+
+    assert (await client.leader(name)).key == won.key
+    assert (await calls_during(etcd, before))["Range"] >= 1  # the check after Campaign's answer
 
 
 async def _gauge_at_least(etcd: EmbeddedEtcd, name: str, value: float) -> bool:

@@ -43,7 +43,7 @@ from .types import (
     TxnResult,
 )
 from .watch import Watch
-from .witness import Witnesses
+from .witness import WITNESS_MAX_AHEAD, Witnesses
 
 _CMP_RESULT = {"==": "EQUAL", ">": "GREATER", "<": "LESS", "!=": "NOT_EQUAL"}
 _CMP_TARGET = {"version": "VERSION", "create": "CREATE", "mod": "MOD", "value": "VALUE", "lease": "LEASE"}
@@ -508,11 +508,16 @@ class EtcdClient:
     ) -> LeaderKey:
         """The Campaign RPC: etcd waits until every older key is gone; then its answer is checked.
 
-        When our Txn put the key and counted the `older` keys, a witness watches the election's
-        deletions meanwhile, so the check usually costs no round trip after the answer.
+        When our Txn put the key and counted the `older` keys (at most WITNESS_MAX_AHEAD), a
+        witness watches the election's deletions meanwhile, so the check usually costs no round
+        trip after the answer.
         """
         request = v3election_pb2.CampaignRequest(name=name, lease=lease_id, value=value)
-        witness = None if rev is None or not older else self._witnesses.watch(name, key, rev, older)
+        witness = (
+            None
+            if rev is None or not older or older > WITNESS_MAX_AHEAD
+            else self._witnesses.watch(name, key, rev, older)
+        )
         generation = self._conn.generation
         try:
             try:

@@ -29,6 +29,11 @@ from .types import LeaderKey
 
 _DELETE = kv_pb2.Event.DELETE
 
+# A candidate with more keys ahead of it gets no witness (its win is checked by a read): every
+# deletion in an election goes to every witness in it, so witnesses for a long queue would cost
+# the client O(queue) events per hand-over; this bounds it.
+WITNESS_MAX_AHEAD = 16
+
 
 class Witness:
     """What one waiting campaign's watcher saw: `led` True, False, or None (undecided)."""
