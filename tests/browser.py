@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from helpers import alive, descendants
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -69,30 +71,6 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes] | None = N
             if time.monotonic() >= deadline:
                 raise TimeoutError(f"{url} did not answer within {timeout} s") from None
             time.sleep(0.1)
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below `pid` now (children, grandchildren...), from /proc."""
-    parents: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    out: list[int] = []
-    todo = [pid]
-    while todo:
-        for child in parents.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child)
-    return out
-
-
-def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def stop_tree(proc: subprocess.Popen[bytes], sig: signal.Signals, grace: float = 15.0) -> None:

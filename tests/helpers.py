@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import re
 import subprocess
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import IO, Any, TypeVar, overload
 
 T = TypeVar("T")
@@ -87,3 +89,54 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
         proc.kill()
     with contextlib.suppress(subprocess.TimeoutExpired):  # SIGKILL cannot be ignored: rarely waits
         proc.wait(timeout=timeout)
+
+
+# --- processes, read from /proc (our own children's trees; never looked up by name) ----------
+
+
+def proc_state(pid: int) -> str | None:
+    """The state letter of /proc/<pid>/stat (R, S, D, T, Z, ...), or None when there is no such pid."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2 :][:1]
+
+
+def alive(pid: int) -> bool:
+    """Running or sleeping; a zombie (exited, not reaped by whoever inherited it) counts as gone."""
+    return proc_state(pid) not in (None, "Z", "X")
+
+
+def children(pid: int) -> list[int]:
+    """The child processes of every thread of `pid` (a child belongs to the thread that forked it)."""
+    found: list[int] = []
+    for path in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            found += [int(child) for child in path.read_text().split()]
+    return found
+
+
+def descendants(pid: int) -> list[int]:
+    out: list[int] = []
+    todo = children(pid)
+    while todo:  # bounded: a process tree is finite and has no cycles
+        child = todo.pop()
+        out.append(child)
+        todo += children(child)
+    return out
+
+
+def cmdline(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return raw.decode(errors="replace").split("\0")[:-1]
+
+
+def binary_version(etcd: Path) -> str:
+    """What `etcd --version` says the binary is ("3.4.23"), independently of any server's answer."""
+    out = subprocess.run([str(etcd), "--version"], capture_output=True, text=True, timeout=30).stdout
+    found = re.search(r"etcd Version: (\S+)", out)
+    return found.group(1) if found else "unknown"

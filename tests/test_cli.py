@@ -36,7 +36,7 @@ def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "election_tui", *args]
 
 
-async def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+async def run(env: dict[str, str], *args: str, timeout: float = BOUND) -> subprocess.CompletedProcess[str]:
     """Run the CLI to completion (bounded) without blocking the event loop."""
     return await asyncio.to_thread(
         subprocess.run,
@@ -45,7 +45,7 @@ async def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[st
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
-        timeout=BOUND,
+        timeout=timeout,
     )
 
 
@@ -468,15 +468,7 @@ async def test_an_unreachable_endpoint_exits_2_within_a_few_seconds(env: dict[st
 
 
 async def test_drill_resign_json_reports_each_fail_over(env: dict[str, str]) -> None:
-    done = await asyncio.to_thread(
-        subprocess.run,
-        cli("drill", "resign", "--json"),
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    done = await run(env, "drill", "resign", "--json", timeout=30)
 
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
@@ -488,17 +480,27 @@ async def test_drill_resign_json_reports_each_fail_over(env: dict[str, str]) -> 
         assert 0 <= failover["gap"] <= failover["expect_within"]
 
 
+async def test_drill_html_writes_one_self_contained_page_with_the_chart(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    scenario = tmp_path / "loud.toml"
+    scenario.write_text(
+        'name = "<b>loud</b>"\nelection = "drill/loud"\nttl = 3\n'
+        '[[steps]]\naction = "launch"\ncount = 2\n'
+        '[[steps]]\naction = "fail"\nhow = "resign"\n'
+    )
+    page = tmp_path / "report.html"
+    done = await run(env, "drill", str(scenario), "--html", str(page), timeout=30)
+    assert done.returncode == 0, done.stderr
+    text = page.read_text()
+    assert text.startswith("<!doctype html>") and "<svg" in text and "hand-over" in text
+    assert "<script" not in text and "src=" not in text and "href=" not in text  # nothing to fetch
+    assert "<b>loud</b>" not in text and "&lt;b&gt;loud&lt;/b&gt;" in text  # a name is text, not markup
+
+
 async def test_drill_pace_pauses_after_each_step_without_changing_the_figures(env: dict[str, str]) -> None:
     pace = 0.5
-    done = await asyncio.to_thread(
-        subprocess.run,
-        cli("drill", "resign", "--json", "--pace", str(pace)),
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    done = await run(env, "drill", "resign", "--json", "--pace", str(pace), timeout=30)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     pauses = 5 + 1  # resign.toml: after each of its 5 steps, and between its first step's 2 fail-overs

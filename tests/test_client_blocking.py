@@ -8,8 +8,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 import pytest
-from helpers import wait_until
+from helpers import binary_version, wait_until
 
+from election_tui.embedded import EmbeddedEtcd
 from election_tui.etcd import (
     BlockingEtcdClient,
     Event,
@@ -18,6 +19,8 @@ from election_tui.etcd import (
     WatchEvents,
     parse_endpoint,
 )
+
+pytestmark = pytest.mark.etcd_versions  # each test once per etcd version (conftest)
 
 T = TypeVar("T")
 BOUND = 5.0
@@ -178,8 +181,8 @@ def test_status_of_one_endpoint_by_index(client: BlockingEtcdClient) -> None:
     assert status.leader == status.member_id  # a single member leads itself
 
 
-def test_status_and_member_list(client: BlockingEtcdClient) -> None:
-    assert client.status().version.startswith("3.5")
+def test_status_and_member_list(client: BlockingEtcdClient, etcd: EmbeddedEtcd) -> None:
+    assert client.status().version == binary_version(etcd.etcd_bin)  # 3.5.1 or 3.4.23
     assert len(client.member_list()) == 1
 
 

@@ -30,6 +30,8 @@ from election_tui.etcd import (
 from election_tui.etcd._pb import v3election_pb2, v3election_pb2_grpc
 from election_tui.etcd.witness import WITNESS_MAX_AHEAD
 
+pytestmark = pytest.mark.etcd_versions  # each test once per etcd version (conftest)
+
 BOUND = 5.0  # seconds any expected election outcome may take
 
 

@@ -87,6 +87,7 @@ ETCD_STATUSES = [
     ("UNAVAILABLE", "failed to connect to all addresses", Unavailable),
     ("UNAVAILABLE", "etcdserver: no leader", Unavailable),  # raft's, not the election's
     ("UNAVAILABLE", "etcdserver: request timed out", Unavailable),
+    ("UNKNOWN", "etcdserver: request timed out", Unavailable),  # inside Campaign, its raft leader killed
     (
         "UNAVAILABLE",
         "failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:2379: "

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from helpers import binary_version
 
+from election_tui.embedded import EmbeddedEtcd
 from election_tui.etcd import (
     Compacted,
     Compare,
@@ -16,6 +18,8 @@ from election_tui.etcd import (
     RequestTooLarge,
     prefix_range_end,
 )
+
+pytestmark = pytest.mark.etcd_versions  # each test once per etcd version (conftest)
 
 # -- put / get ------------------------------------------------------------------------------
 
@@ -381,12 +385,14 @@ async def test_compacting_an_already_compacted_revision_is_compacted(
 # -- cluster --------------------------------------------------------------------------------
 
 
-async def test_status_reports_version_leader_and_revision(client: EtcdClient, prefix: bytes) -> None:
+async def test_status_reports_version_leader_and_revision(
+    client: EtcdClient, etcd: EmbeddedEtcd, prefix: bytes
+) -> None:
     rev = (await client.put(prefix + b"k", b"v")).revision
 
     status = await client.status()
 
-    assert status.version.startswith("3.5")
+    assert status.version == binary_version(etcd.etcd_bin)  # what the binary says: 3.5.1 or 3.4.23
     assert status.member_id != 0
     assert status.leader == status.member_id  # a single member leads itself
     assert status.revision >= rev

@@ -11,7 +11,9 @@ from helpers import eventually
 from election_tui.embedded import EmbeddedEtcd
 from election_tui.etcd import EtcdClient, InvalidArgument, LeaseNotFound
 
-TTL = 2  # etcd 3.5's smallest TTL: the keep-alive tests run as fast as etcd allows
+pytestmark = pytest.mark.etcd_versions  # each test once per etcd version (conftest)
+
+TTL = 2  # etcd's smallest TTL (3.4 and 3.5): the keep-alive tests run as fast as etcd allows
 
 
 # -- grant ----------------------------------------------------------------------------------
@@ -28,7 +30,7 @@ async def test_lease_grant_returns_an_id_and_the_ttl(client: EtcdClient) -> None
 async def test_lease_grant_rounds_ttl_1_up_to_etcds_minimum_of_2(client: EtcdClient) -> None:
     lease = await client.lease_grant(1)
 
-    assert lease.ttl == 2  # measured on etcd 3.5.1: minTTL is 2 s (one election timeout, rounded up)
+    assert lease.ttl == 2  # etcd 3.5.1 and 3.4.23: minTTL is 2 s (one election timeout, rounded up)
     await client.lease_revoke(lease.id)
 
 

@@ -7,6 +7,7 @@ import asyncio
 import re
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 from helpers import eventually
@@ -14,6 +15,8 @@ from helpers import eventually
 from election_tui.embedded import EmbeddedEtcd, EmbeddedMember
 from election_tui.etcd import EtcdClient, InvalidArgument, LeaseSession
 from election_tui.testing import TcpProxy
+
+pytestmark = pytest.mark.etcd_versions  # each test once per etcd version (conftest)
 
 TTL = 2  # etcd's smallest: renewals every 2/3 s
 BOUND = 5.0
@@ -108,10 +111,10 @@ def lease_counters(member: EmbeddedMember) -> tuple[int, int]:
     return counter("granted"), counter("revoked")
 
 
-async def test_cancelling_open_while_the_grant_is_on_the_wire_leaves_no_lease() -> None:
+async def test_cancelling_open_while_the_grant_is_on_the_wire_leaves_no_lease(etcd_binary: Path) -> None:
     """The grant reaches a paused etcd, open() is cancelled, etcd resumes and grants: the
     session must revoke that lease before the cancellation ends, or it outlives us by a TTL."""
-    with EmbeddedEtcd(name="lease-session") as own:
+    with EmbeddedEtcd(name="lease-session", etcd_bin=etcd_binary) as own:
         member = own.members[0]
         async with TcpProxy(member.address) as proxy, EtcdClient([proxy.address]) as client:
             await client.status()  # the channel is up, so the grant goes out at once

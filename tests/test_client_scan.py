@@ -21,6 +21,8 @@ from election_tui.etcd import (
     WatchProgress,
 )
 
+pytestmark = pytest.mark.etcd_versions  # each test once per etcd version (conftest)
+
 BOUND = 5.0
 
 

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import grpc
 import pytest
+from helpers import binary_version
 
-from election_tui.embedded import EmbeddedEtcd
+from election_tui.embedded import EmbeddedEtcd, EmbeddedMember
 from election_tui.etcd import (
     AuthenticationFailed,
     EtcdClient,
@@ -23,10 +24,11 @@ from election_tui.etcd import (
     WatchItem,
     WatchResumed,
 )
-from election_tui.etcd._pb import rpc_pb2, rpc_pb2_grpc
+from election_tui.etcd._pb import rpc_pb2, rpc_pb2_grpc, v3election_pb2, v3election_pb2_grpc
+from election_tui.etcd.errors import InvalidToken, from_cancel_reason
 from election_tui.testing import TcpProxy, TlsFiles, make_test_ca, make_unrelated_ca
 
-pytestmark = pytest.mark.fault
+pytestmark = [pytest.mark.fault, pytest.mark.etcd_versions]
 
 BOUND = 5.0
 ROOT, ROOT_PW = "root", "rootpw"
@@ -56,8 +58,8 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
 
 
 @pytest.fixture(scope="module")
-def tls_etcd(tls_files: TlsFiles) -> Iterator[EmbeddedEtcd]:
-    with EmbeddedEtcd(tls=tls_files, name="tls") as instance:
+def tls_etcd(tls_files: TlsFiles, etcd_binary: Path) -> Iterator[EmbeddedEtcd]:
+    with EmbeddedEtcd(tls=tls_files, name="tls", etcd_bin=etcd_binary) as instance:
         yield instance
 
 
@@ -77,7 +79,7 @@ async def test_a_ca_cert_alone_implies_tls_for_bare_host_port_endpoints(
 ) -> None:
     async with EtcdClient([tls_etcd.members[0].address], ca_cert=tls_files.ca) as client:
         assert client.endpoint.tls
-        assert (await client.status()).version.startswith("3.5")
+        assert (await client.status()).version == binary_version(tls_etcd.etcd_bin)
 
 
 async def test_a_client_trusting_an_unrelated_ca_is_unavailable_with_a_tls_hint(
@@ -120,8 +122,8 @@ def test_cert_without_key_is_invalid_argument(tls_files: TlsFiles) -> None:
 
 
 @pytest.fixture(scope="module")
-def auth_etcd() -> Iterator[EmbeddedEtcd]:
-    with EmbeddedEtcd(name="auth") as instance:
+def auth_etcd(etcd_binary: Path) -> Iterator[EmbeddedEtcd]:
+    with EmbeddedEtcd(name="auth", etcd_bin=etcd_binary) as instance:
         _enable_auth(instance)
         yield instance
 
@@ -210,8 +212,8 @@ async def test_a_user_can_campaign_in_an_election_under_its_grant(
 
 
 @pytest.fixture(scope="module")
-def short_token_etcd() -> Iterator[EmbeddedEtcd]:
-    with EmbeddedEtcd(name="short-token", auth_token_ttl=TOKEN_TTL) as instance:
+def short_token_etcd(etcd_binary: Path) -> Iterator[EmbeddedEtcd]:
+    with EmbeddedEtcd(name="short-token", auth_token_ttl=TOKEN_TTL, etcd_bin=etcd_binary) as instance:
         _enable_auth(instance)
         yield instance
 
@@ -277,24 +279,46 @@ async def _items_until(watch: Watch, revision: int) -> list[WatchItem]:
     raise AssertionError(f"the watch ended before revision {revision}: {items!r}")
 
 
+# How a watch opened with an expired token is refused (in-band: created, then cancelled, with a
+# reason), measured: etcd 3.5.1 cannot tell an expired token from a missing permission; 3.4.23
+# (like 3.6) says what it is. Either way the watch must try one fresh token before giving up.
+EXPIRED_TOKEN_WATCH_REFUSAL = {
+    "3.4": ("rpc error: code = Unauthenticated desc = etcdserver: invalid auth token", InvalidToken),
+    "3.5": ("rpc error: code = PermissionDenied desc = etcdserver: permission denied", PermissionDenied),
+}
+
+
+async def _watch_refusal(member: EmbeddedMember, token: str) -> str:
+    """The cancel reason etcd gives a watch opened with `token` (bare stubs: nothing renews it)."""
+    async with grpc.aio.insecure_channel(member.address) as channel:
+        call = rpc_pb2_grpc.WatchStub(channel).Watch(metadata=(("token", token),))
+        await call.write(rpc_pb2.WatchRequest(create_request=rpc_pb2.WatchCreateRequest(key=b"k")))
+        resp = await asyncio.wait_for(call.read(), BOUND)
+        call.cancel()
+    assert isinstance(resp, rpc_pb2.WatchResponse) and resp.created and resp.canceled, resp
+    return resp.cancel_reason
+
+
 async def test_a_watch_reopened_after_its_token_expired_renews_it_and_resumes(
     short_token_etcd: EmbeddedEtcd, prefix: bytes
 ) -> None:
-    """etcd 3.5 refuses a watch opened with an expired token as "permission denied" (3.6 says
-    "invalid auth token"): the watch renews its token once and resumes, instead of failing."""
+    """A watch re-opened with an expired token is refused in-band, in words that depend on the
+    version (EXPIRED_TOKEN_WATCH_REFUSAL): the watch renews its token once and resumes."""
     member = short_token_etcd.members[0]
+    version = binary_version(short_token_etcd.etcd_bin)
+    reason, mapped_to = EXPIRED_TOKEN_WATCH_REFUSAL[".".join(version.split(".")[:2])]
     async with (
         TcpProxy(member.address) as proxy,
         EtcdClient([proxy.address], user=ROOT, password=ROOT_PW) as client,
         EtcdClient(short_token_etcd.endpoints, user=ROOT, password=ROOT_PW) as writer,
-        _raw_token(short_token_etcd) as (probe, kv),
+        _raw_token(short_token_etcd) as (probe, _),
     ):
         first = await writer.put(prefix + b"a", b"1")
         async with client.watch_prefix(prefix, start_revision=first.revision) as watch:
             await _items_until(watch, first.revision)
             await asyncio.sleep(TOKEN_TTL + 1.5)  # the scenario: the watch's token idles out
-            with pytest.raises(grpc.aio.AioRpcError, match="invalid auth token"):  # tokens did expire
-                await kv.Range(rpc_pb2.RangeRequest(key=b"k"), metadata=(("token", probe),), timeout=BOUND)
+            refusal = await _watch_refusal(member, probe)  # tokens did expire, and this is how it shows
+            assert (refusal, type(from_cancel_reason(refusal))) == (reason, mapped_to), version
 
             await proxy.reset()  # the stream breaks; the watch re-opens it with its old token
             await proxy.pass_through()
@@ -305,3 +329,46 @@ async def test_a_watch_reopened_after_its_token_expired_renews_it_and_resumes(
     assert WatchDisconnected in kinds and WatchResumed in kinds
     events = [e for item in items if isinstance(item, WatchEvents) for e in item.events]
     assert [e.revision for e in events] == [second.revision]
+
+
+async def _observe_answer(member: EmbeddedMember, token: str, name: bytes) -> tuple[grpc.StatusCode, int]:
+    """How an Observe opened with `token` ends (bare stubs): its status and how many leaders it gave."""
+    async with grpc.aio.insecure_channel(member.address) as channel:
+        call = v3election_pb2_grpc.ElectionStub(channel).Observe(
+            v3election_pb2.LeaderRequest(name=name), metadata=(("token", token),)
+        )
+        given = 0
+        async with asyncio.timeout(BOUND):
+            async for _ in call:
+                given += 1
+            return await call.code(), given
+
+
+async def test_observe_renews_an_expired_token_instead_of_reopening_with_it_forever(
+    short_token_etcd: EmbeddedEtcd, prefix: bytes
+) -> None:
+    """etcd (3.4.23 and 3.5.1 alike) answers an Observe sent with an expired token by ending the
+    stream at once with status OK and no leader, not with an error: observe must take a fresh
+    token before it re-opens, or it re-opens with the stale one and never sees a leader again."""
+    name = prefix + b"election"
+    member = short_token_etcd.members[0]
+    async with (
+        TcpProxy(member.address) as proxy,
+        EtcdClient([proxy.address], user=ROOT, password=ROOT_PW) as observer,
+        EtcdClient(short_token_etcd.endpoints, user=ROOT, password=ROOT_PW) as leader_client,
+        _raw_token(short_token_etcd) as (probe, _),
+    ):
+        leader = await leader_client.campaign(name, (await leader_client.lease_grant(30)).id, b"v1")
+        observed = observer.observe(name)
+        try:
+            assert (await asyncio.wait_for(anext(observed), BOUND)).value == b"v1"
+            await asyncio.sleep(TOKEN_TTL + 1.5)  # the scenario: the observer's token idles out
+            assert await _observe_answer(member, probe, name) == (grpc.StatusCode.OK, 0)  # how it shows
+
+            await proxy.reset()  # the stream breaks; observe re-opens it with its old token
+            await proxy.pass_through()
+            await leader_client.proclaim(leader, b"v2")
+
+            assert (await asyncio.wait_for(anext(observed), BOUND)).value == b"v2"
+        finally:
+            await observed.aclose()

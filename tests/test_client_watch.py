@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from helpers import Grant, eventually
@@ -23,13 +24,15 @@ from election_tui.etcd import (
     WatchResumed,
 )
 
+pytestmark = pytest.mark.etcd_versions  # each test once per etcd version (conftest)
+
 BOUND = 5.0  # seconds any single expected watch item may take to arrive
 
 
 @pytest.fixture(scope="module")
-def crash_etcd() -> Iterator[EmbeddedEtcd]:
+def crash_etcd(etcd_binary: Path) -> Iterator[EmbeddedEtcd]:
     """An etcd of this module's own, to kill -9 and restart without disturbing the shared one."""
-    with EmbeddedEtcd(name="watch-crash") as instance:
+    with EmbeddedEtcd(name="watch-crash", etcd_bin=etcd_binary) as instance:
         yield instance
 
 

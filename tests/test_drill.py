@@ -120,7 +120,9 @@ def test_heal_after_only_applies_to_pause() -> None:
 
 
 def test_an_unknown_shipped_name_lists_the_shipped_ones() -> None:
-    with pytest.raises(ScenarioError, match="shipped: crash, expiry, partition, resign"):
+    with pytest.raises(
+        ScenarioError, match="shipped: crash, expiry, no-quorum, partition, raft-leader, resign"
+    ):
         load_scenario("nosuchdrill")
 
 

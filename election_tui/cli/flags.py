@@ -26,8 +26,11 @@ def add_connection_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--user", help="user[:password]; the password is else read from ETCDCTL_PASSWORD or asked"
     )
-    group.add_argument("--dial-timeout", type=float, default=None, help="seconds to reach etcd (2)")
-    group.add_argument("--command-timeout", type=float, default=None, help="seconds per request (5)")
+    # No explicit defaults: a subcommand's parser must not overwrite what was given before it
+    # (`election-tui --dial-timeout 1 leader x`); the parser's own default (None, or unset in a
+    # subcommand) applies instead.
+    group.add_argument("--dial-timeout", type=float, help="seconds to reach etcd (2)")
+    group.add_argument("--command-timeout", type=float, help="seconds per request (5)")
 
 
 def _path(value: str | None, what: str) -> Path | None:

@@ -14,10 +14,11 @@ import math
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import NoReturn
 
 from ..etcd import ClientConfig, EtcdError
-from ..live import pace_problem
+from ..live import MemberControl, members_problem, pace_problem
 from ..model import display
 from .flags import ConfigError, add_connection_flags, client_config
 
@@ -42,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--demo", action="store_true", help="launch a few candidates to show life at once")
     parser.add_argument("--pace", type=_pace, default=0.0, help=_PACE_HELP)
     parser.add_argument("--theme", type=_theme, default=None, help=_THEME_HELP)
+    parser.add_argument("--members", type=_members, default=None, help=_MEMBERS_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def command(name: str, help: str) -> argparse.ArgumentParser:
@@ -64,10 +66,27 @@ def _parser() -> argparse.ArgumentParser:
     p = command("list", "every election, its leader's value and candidate count")
     p.add_argument("--prefix", default="", help="only elections under this prefix")
     p.add_argument("--json", action="store_true")
-    p = command("drill", "run a failover drill file (or a shipped one: resign, expiry, crash, partition)")
+    p = command(
+        "history", "every term of one election in etcd's retained history: who led, from when to when"
+    )
+    p.add_argument("name")
+    p.add_argument("--json", action="store_true")
+    p = command(
+        "drill",
+        "run a failover drill file, or a shipped one (resign, expiry, crash, partition, raft-leader, no-quorum)",
+    )
     p.add_argument("file")
     p.add_argument("--json", action="store_true")
     p.add_argument("--pace", type=_pace, default=0.0, help=_PACE_HELP)
+    p.add_argument(
+        "--members", type=_members, default=None, help=_MEMBERS_HELP + "; default: the drill's own"
+    )
+    p.add_argument(
+        "--html",
+        type=_html_file,
+        default=None,
+        help="also write the report, with its chart, to this HTML file",
+    )
     p = command("serve", "serve the dashboard to a browser through textual-serve")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback by default)")
     p.add_argument("--port", type=_port, default=8000, help="TCP port to listen on, 1-65535 (8000)")
@@ -76,11 +95,22 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--pace", type=_pace, default=0.0, help=_PACE_HELP)
     p.add_argument("--theme", type=_theme, default=None, help=_THEME_HELP)
     p.add_argument("--font-size", type=_font_size, default=16, help="the page's font size in px, 8-64 (16)")
+    p.add_argument("--members", type=_members, default=None, help=_MEMBERS_HELP)
     return parser
 
 
 _PACE_HELP = "seconds a drill pauses after each step, so a room can follow (0)"
 _THEME_HELP = "colour theme, e.g. projector (high contrast); remembered for the next run"
+_MEMBERS_HELP = "start an embedded cluster of N members (1, 3 or 5) to break: kill, pause, restart"
+
+
+def _members(raw: str) -> int:
+    count = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 2 else None
+    problem = members_problem(count)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"must be {problem}, not {raw!r}")
+    assert count is not None
+    return count
 
 
 def _theme(raw: str) -> str:
@@ -89,6 +119,16 @@ def _theme(raw: str) -> str:
     if raw not in theme_names():
         raise argparse.ArgumentTypeError(f"must be one of {', '.join(theme_names())}, not {raw!r}")
     return raw
+
+
+def _html_file(raw: str) -> Path:
+    """Checked before the drill runs, so a typo does not cost the whole drill."""
+    path = Path(raw).expanduser()
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{raw!r} is a directory, not a file to write")
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"no directory {str(path.parent)!r} to write {path.name!r} in")
+    return path
 
 
 def _font_size(raw: str) -> int:
@@ -120,31 +160,52 @@ def _defaults(args: argparse.Namespace) -> None:
     for name in ("endpoints", "cacert", "cert", "key", "user", "dial_timeout", "command_timeout"):
         if not hasattr(args, name):
             setattr(args, name, None)
-    for name, value in (("json", False), ("prefix", ""), ("demo", False), ("pace", 0.0), ("theme", None)):
+    for name, value in (
+        ("json", False),
+        ("prefix", ""),
+        ("demo", False),
+        ("pace", 0.0),
+        ("theme", None),
+        ("html", None),
+        ("members", None),
+    ):
         if not hasattr(args, name):
             setattr(args, name, value)
 
 
 @contextlib.contextmanager
-def _cluster(config: ClientConfig) -> Iterator[ClientConfig]:
-    """The given cluster, or a throwaway embedded etcd when no endpoint was given."""
+def _cluster(
+    config: ClientConfig, members: int | None = None
+) -> Iterator[tuple[ClientConfig, MemberControl | None]]:
+    """The given cluster, or a throwaway embedded one of `members` (1) when no endpoint was given.
+
+    The second item controls the embedded cluster's members (None: attached, read-only). Every
+    member ends on every way out: stopped here, killed by the hard exit's last resort, and
+    killed by the kernel should this process die without either (parent-death signal).
+    """
     if config.endpoints:
-        yield config
+        if members is not None:
+            raise ConfigError(
+                "--members starts an embedded cluster: it does not go with --endpoints (or ETCDCTL_ENDPOINTS)"
+            )
+        yield config, None
         return
     from .._exits import last_resort
-    from ..embedded import EmbeddedEtcd, EmbeddedEtcdError
+    from ..embedded import EmbeddedEtcdError
+    from ..live import start_embedded
 
-    etcd = EmbeddedEtcd()
-    print("starting an embedded etcd…", file=sys.stderr)
+    count = members or 1
+    print(f"starting an embedded etcd{f' of {count} members' if count > 1 else ''}…", file=sys.stderr)
     try:
-        etcd.start()
+        control = start_embedded(count)
     except EmbeddedEtcdError as err:
         raise ConfigError(str(err)) from None
-    with last_resort(etcd.kill):  # a hard exit must not leave it behind either
+    with last_resort(control.etcd.kill):  # a hard exit must not leave it behind either
         try:
-            yield replace(config, endpoints=tuple(etcd.endpoints))
+            print(f"embedded etcd: {','.join(control.endpoints)}", file=sys.stderr)
+            yield replace(config, endpoints=tuple(control.endpoints)), control
         finally:
-            etcd.stop()
+            control.stop()
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -152,7 +213,7 @@ def _run(args: argparse.Namespace) -> int:
 
     command = args.command
     out = sys.stdout
-    if command in ("observe", "campaign", "leader", "list"):
+    if command in ("observe", "campaign", "leader", "list", "history"):
         config = client_config(args, default_endpoints=ETCDCTL_DEFAULT)
         if command == "observe":
             return asyncio.run(commands.observe(config, args.name, as_json=args.json, out=out))
@@ -160,6 +221,8 @@ def _run(args: argparse.Namespace) -> int:
             return asyncio.run(commands.leader(config, args.name, as_json=args.json, out=out))
         if command == "list":
             return asyncio.run(commands.list_elections(config, args.prefix, as_json=args.json, out=out))
+        if command == "history":
+            return asyncio.run(commands.history(config, args.name, as_json=args.json, out=out))
         ttl = commands.parse_ttl(args.ttl)
         if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout > 0):
             raise ConfigError(f"--timeout must be positive (a finite number of seconds), not {args.timeout}")
@@ -174,15 +237,31 @@ def _run(args: argparse.Namespace) -> int:
 
         try:
             scenario = load_scenario(args.file)
+            # Refused before any etcd starts: a member step on an attached cluster, a size mismatch.
+            attached = bool(config.endpoints)
+            members = args.members or (None if attached else scenario.members)
+            problem = scenario.cluster_problem(None if attached else members or 1)
+            if problem is not None:
+                raise problem
         except ScenarioError as err:
             raise ConfigError(str(err)) from None
-        with _cluster(config) as cluster:
+        with _cluster(config, members) as (cluster, control):
 
             async def drill() -> int:
                 async with commands.connected(cluster) as client:
                     progress = None if args.json else (lambda line: print(line, file=sys.stderr))
-                    report = await run_drill(client, scenario, on_progress=progress, pace=args.pace)
+                    report = await run_drill(
+                        client, scenario, on_progress=progress, pace=args.pace, members=control
+                    )
                 print(json.dumps(to_json(report), indent=2) if args.json else format_text(report))
+                if args.html is not None:
+                    from ..drill.html import report_page
+
+                    try:
+                        args.html.write_text(report_page(report), encoding="utf-8")
+                    except OSError as err:
+                        raise ConfigError(f"cannot write --html {str(args.html)!r}: {err.strerror}") from None
+                    print(f"report with chart: {args.html}", file=sys.stderr)
                 return 0 if report.ok else 1
 
             return asyncio.run(drill())
@@ -190,7 +269,7 @@ def _run(args: argparse.Namespace) -> int:
         from .serve import check_listen, serve
 
         check_listen(args.host, args.port)  # before an embedded etcd starts for nothing
-        with _cluster(config) as cluster:
+        with _cluster(config, args.members) as (cluster, _control):
             serve(
                 cluster,
                 host=args.host,
@@ -204,7 +283,7 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     from ..ui.app import run_dashboard
 
-    with _cluster(config) as cluster:
+    with _cluster(config, args.members) as (cluster, control):
         return run_dashboard(
             cluster,
             prefix=args.prefix,
@@ -212,6 +291,7 @@ def _run(args: argparse.Namespace) -> int:
             embedded=not config.endpoints,
             pace=args.pace,
             theme=args.theme,
+            members=control,
         )
 
 

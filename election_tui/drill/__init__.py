@@ -8,15 +8,31 @@
 The CLI's `election-tui drill NAME` runs the same thing.
 """
 
-from .report import DrillReport, Failover, HowSummary, Spread, format_text, to_json
+from .report import (
+    DrillReport,
+    Failover,
+    HowSummary,
+    LeaseAfter,
+    Loss,
+    MemberEvent,
+    RaftView,
+    Spread,
+    format_text,
+    to_json,
+)
 from .runner import run_drill
 from .scenario import (
     ACTIONS,
     FAIL_HOWS,
+    MEMBER_ACTIONS,
     Fail,
     FailHow,
     Hold,
     Launch,
+    MemberAction,
+    MemberChoice,
+    MemberStep,
+    MemberVerb,
     Rejoin,
     Scenario,
     ScenarioError,
@@ -30,6 +46,7 @@ from .scenario import (
 __all__ = [
     "ACTIONS",
     "FAIL_HOWS",
+    "MEMBER_ACTIONS",
     "DrillReport",
     "Fail",
     "FailHow",
@@ -37,6 +54,14 @@ __all__ = [
     "Hold",
     "HowSummary",
     "Launch",
+    "LeaseAfter",
+    "Loss",
+    "MemberAction",
+    "MemberChoice",
+    "MemberEvent",
+    "MemberStep",
+    "MemberVerb",
+    "RaftView",
     "Rejoin",
     "Scenario",
     "ScenarioError",

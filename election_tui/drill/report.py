@@ -6,6 +6,11 @@ The three figures a drill reports:
 - gap: failure -> new leader, the time nobody could act as leader.
 "Failure" is the action for resign and revoke, and the old lease's last successful keep-alive
 for expire and pause: from that moment etcd's countdown runs, whatever the drill does.
+
+Member steps (kill / pause / resume / restart an etcd member) add one row each: the raft leader
+and term before and after, as the members' own Status answered, how long they took to settle,
+and whether the election kept its leader; candidates that gave up on their own (no quorum to
+renew a lease) are listed with how long etcd kept their keys afterwards.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
-from .scenario import FailHow, Scenario
+from .scenario import FailHow, MemberVerb, Scenario
 
 _LEGEND = (
     "detection = failure -> old key deleted; hand-over = key deleted -> new leader knows; "
@@ -78,6 +83,77 @@ class Failover:
 
 
 @dataclass(frozen=True, slots=True)
+class RaftView:
+    """What the members' own Status answers said at one moment."""
+
+    leader: str | None  # the raft leader most answering members name (None: none names one)
+    term: int  # the highest raft term among the answers (0: nobody answered)
+    up: int  # members that answered
+    total: int
+
+    @property
+    def quorum(self) -> bool:
+        return self.up > self.total // 2
+
+    def text(self) -> str:
+        return f"{self.leader or 'no leader'} t{self.term}"
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseAfter:
+    """One of our candidates' leases as etcd answered once a member step was over."""
+
+    value: str
+    lease: int
+    ttl: int  # seconds etcd says are left (-1: the lease is gone)
+    believed: str  # what our candidate believed then (its state: leader, lost, ...)
+
+
+@dataclass(frozen=True, slots=True)
+class MemberEvent:
+    """One member step: whom it hit, and what the members said before and after."""
+
+    index: int  # 1-based, across the drill's member steps
+    step: int  # index in scenario.steps
+    verb: MemberVerb
+    chosen: str  # how the step named them: leader, follower, failed, or a number
+    members: tuple[str, ...]
+    at: float  # when the drill acted (time.monotonic())
+    settled_at: float | None  # when the members' Status settled (None: not within the step's bound)
+    before: RaftView
+    after: RaftView
+    leader_before: str | None  # the election's leader in etcd (our watch), by value
+    leader_after: str | None
+    leader_kept: bool  # the same leader key throughout, never deleted in between
+    leases: tuple[LeaseAfter, ...] = ()  # when it brought quorum back: our candidates' leases
+
+    @property
+    def settle(self) -> float | None:
+        return None if self.settled_at is None else self.settled_at - self.at
+
+    @property
+    def raft_leader_changed(self) -> bool:
+        return self.before.leader != self.after.leader
+
+
+@dataclass(frozen=True, slots=True)
+class Loss:
+    """One of our candidates gave up without the drill failing it (no quorum to renew, say)."""
+
+    value: str
+    key: str
+    at: float
+    detail: str
+    key_gone_at: float | None = None  # when our watch saw its key go (etcd kept it until then)
+    key_gone_revision: int | None = None
+
+    @property
+    def key_outlived(self) -> float | None:
+        """How long etcd kept the key after its owner gave up."""
+        return None if self.key_gone_at is None else self.key_gone_at - self.at
+
+
+@dataclass(frozen=True, slots=True)
 class Spread:
     """Median and 95th percentile (nearest rank: with few samples, the worst one) in seconds."""
 
@@ -118,6 +194,8 @@ class DrillReport:
     failovers: list[Failover] = field(default_factory=list)
     error: str | None = None
     notes: list[str] = field(default_factory=list)
+    member_events: list[MemberEvent] = field(default_factory=list)
+    losses: list[Loss] = field(default_factory=list)
 
     @property
     def duration(self) -> float | None:
@@ -250,12 +328,53 @@ def format_text(report: DrillReport, width: int = 100) -> str:
             for s in summary.values()
         ]
         lines += _fit(["how", "n", "not ok", "detection", "hand-over", "gap"], srows, 1, width, ["not ok"])
+    if report.member_events:
+        lines += ["", *_members_text(report, width)]
+    if report.losses:
+        lines += ["", *_losses_text(report, width)]
     for note in report.notes:
         lines += textwrap.wrap(f"note: {note}", width)
     if report.error is not None:
         lines += ["", *textwrap.wrap(f"drill stopped early: {report.error}", width)]
     lines += ["", "result: ok" if report.ok else "result: NOT OK"]
     return "\n".join(lines)
+
+
+def _members_text(report: DrillReport, width: int) -> list[str]:
+    """One wrapped line per member step: prose keeps every figure at any width."""
+    lines = textwrap.wrap("etcd members (raft leader and term as the members' own Status answered)", width)
+    for e in report.member_events:
+        quorum = "" if e.after.quorum else ", NO QUORUM"
+        settled = f"settled in {ms_text(e.settle)}" if e.settle is not None else "did not settle"
+        kept = "kept" if e.leader_kept else f"was {e.leader_before or 'none'}"
+        text = (
+            f"{e.index}. {e.verb} {', '.join(e.members)} ({e.chosen}): raft {e.before.text()} -> "
+            f"{e.after.text()}, {e.after.up} of {e.after.total} up{quorum}; {settled}; "
+            f"election leader {e.leader_after or 'none'} ({kept})"
+        )
+        if e.leases:
+            alive = sum(lease.ttl > 0 for lease in e.leases)
+            parts = ", ".join(
+                f"{lease.value} {f'alive, {lease.ttl} s left' if lease.ttl > 0 else 'gone'}"
+                f" (it believed: {lease.believed})"
+                for lease in e.leases
+            )
+            text += f"; quorum back, {alive} of our {len(e.leases)} leases alive in etcd: {parts}"
+        lines += textwrap.wrap(text, width, subsequent_indent="   ", break_on_hyphens=False)
+    return lines
+
+
+def _losses_text(report: DrillReport, width: int) -> list[str]:
+    origin = report.started_at
+    lines = textwrap.wrap("candidates that gave up without being failed by the drill", width)
+    for loss in report.losses:
+        kept = (
+            "its key is still in etcd"
+            if loss.key_gone_at is None
+            else f"etcd kept its key {ms_text(loss.key_outlived)} longer (deleted at rev {loss.key_gone_revision})"
+        )
+        lines += textwrap.wrap(f"- {loss.value} at +{loss.at - origin:.1f} s: {loss.detail}; {kept}", width)
+    return lines
 
 
 # -- JSON -----------------------------------------------------------------------------------
@@ -271,6 +390,16 @@ def _secs(value: float | None) -> float | None:
 
 def _spread(sp: Spread | None) -> dict[str, float] | None:
     return None if sp is None else {"median": round(sp.median, 6), "p95": round(sp.p95, 6)}
+
+
+def _raft(view: RaftView) -> dict[str, Any]:
+    return {
+        "leader": view.leader,
+        "term": view.term,
+        "up": view.up,
+        "members": view.total,
+        "quorum": view.quorum,
+    }
 
 
 def to_json(report: DrillReport) -> dict[str, Any]:
@@ -315,6 +444,41 @@ def to_json(report: DrillReport) -> dict[str, Any]:
                 "ok": f.ok,
             }
             for f in report.failovers
+        ],
+        "member_events": [
+            {
+                "index": e.index,
+                "step": e.step,
+                "action": e.verb,
+                "chosen": e.chosen,
+                "members": list(e.members),
+                "at": _rel(e.at, origin),
+                "settled_at": _rel(e.settled_at, origin),
+                "settle": _secs(e.settle),
+                "before": _raft(e.before),
+                "after": _raft(e.after),
+                "raft_leader_changed": e.raft_leader_changed,
+                "election_leader_before": e.leader_before,
+                "election_leader_after": e.leader_after,
+                "election_leader_kept": e.leader_kept,
+                "leases": [
+                    {"value": x.value, "lease": format(x.lease, "x"), "ttl": x.ttl, "believed": x.believed}
+                    for x in e.leases
+                ],
+            }
+            for e in report.member_events
+        ],
+        "losses": [
+            {
+                "value": loss.value,
+                "key": loss.key,
+                "at": _rel(loss.at, origin),
+                "detail": loss.detail,
+                "key_gone_at": _rel(loss.key_gone_at, origin),
+                "key_gone_revision": loss.key_gone_revision,
+                "key_outlived": _secs(loss.key_outlived),
+            }
+            for loss in report.losses
         ],
         "summary": {
             how: {

@@ -6,6 +6,9 @@ own event stream, not from what the candidates believe. Candidates report when t
 they lead (their LEADER transition). Slow hand-overs are reported, never raised; a step that
 cannot go on ends the drill with `report.error`. Every lease the drill created is revoked on
 every way out, cancellation included.
+
+Member steps act through a `MemberControl` (an embedded cluster this process started) and read
+every member's own Status before and after, so the raft figures in the report are etcd's.
 """
 
 from __future__ import annotations
@@ -14,21 +17,25 @@ import asyncio
 import contextlib
 import math
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from ..etcd import (
     EtcdClient,
     EtcdError,
     EventType,
+    Status,
     Watch,
     WatchCompacted,
     WatchDisconnected,
     WatchEvents,
     WatchResumed,
 )
+from ..live import MemberControl, MemberError
 from ..sim import Candidate, CandidateError, Fleet, State, Transition
-from .report import DrillReport, Failover, ms_text
-from .scenario import Fail, Hold, Launch, Rejoin, Scenario, Step, WaitLeader
+from .report import DrillReport, Failover, LeaseAfter, Loss, MemberEvent, RaftView, ms_text
+from .scenario import Fail, Hold, Launch, MemberStep, MemberVerb, Rejoin, Scenario, Step, WaitLeader
 
 Progress = Callable[[str], None]
 # Told just before a leader is failed: the key that will go and why (what a dashboard's
@@ -42,6 +49,7 @@ _SLACK = 5.0  # beyond expect_within + 2 TTL, a fail-over is declared stuck
 # etcd syncs a watch created at a past revision (each waiting Campaign's) in 100 ms batches; a
 # candidate that joined just now would add that to its first hand-over. Real queues are older.
 _SETTLE = 0.25
+_MEMBER_POLL = 0.1  # seconds between two rounds of members' Status while a member step settles
 
 
 class _StepFailed(Exception):
@@ -60,19 +68,26 @@ async def run_drill(
     on_removal: Removal | None = None,
     election_prefix: bytes = b"",
     pace: float = 0.0,
+    members: MemberControl | None = None,
 ) -> DrillReport:
     """Run `scenario` in election `election_prefix + scenario.election` and time each fail-over.
 
     `on_progress` hears one line per event worth telling (each step, launches, failures, new
     leaders); `on_removal` hears which leader key is about to go and why, before the drill acts.
     `pace` seconds pass after each step and each fail-over, so a room can follow on screen; the
-    figures are timed within a fail-over, so pacing does not change them.
+    figures are timed within a fail-over, so pacing does not change them. `members`: the
+    control of the embedded cluster `client` talks to; without one, a scenario with member
+    steps is refused (ScenarioError) before anything runs.
     """
     if not (math.isfinite(pace) and pace >= 0):
         raise ValueError(f"pace must be a number of seconds >= 0, not {pace}")
+    problem = scenario.cluster_problem(len(members) if members is not None else None)
+    if problem is not None:
+        raise problem
     drill = _Drill(client, scenario, election_prefix + scenario.election.encode(), on_progress)
     drill.on_removal = on_removal
     drill.pace = pace
+    drill.members = members
     return await drill.run()
 
 
@@ -98,6 +113,10 @@ class _Drill:
         self._watch: Watch | None = None
         self._watch_error: str | None = None
         self._numbers: dict[str, int] = {}
+        self.members: MemberControl | None = None
+        self._out: dict[int, MemberVerb] = {}  # members this drill killed or paused, still out
+        self._failed_keys: set[bytes] = set()  # keys a fail step took out (their losses are its)
+        self._losses: list[tuple[Loss, bytes]] = []  # candidates that gave up by themselves, and their key
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -112,6 +131,12 @@ class _Drill:
     def _on_transition(self, candidate: Candidate, transition: Transition) -> None:
         if transition.state is State.LEADER:
             self.elections.append((candidate, transition))
+        elif transition.state is State.LOST and candidate.key not in self._failed_keys:
+            key = candidate.key or b""
+            self._losses.append(
+                (Loss(_text(candidate.value), _text(key), transition.at, transition.detail), key)
+            )
+            self.say(f"  {_text(candidate.value)} gave up: {transition.detail}")
         self._notify()
 
     async def until(self, predicate: Callable[[], bool], timeout: float) -> bool:
@@ -159,9 +184,41 @@ class _Drill:
         except EtcdError as err:
             self.report.error = f"etcd: {err}"
         finally:
-            await self._close(watcher)
-            self.report.finished_at = time.monotonic()
+            self._date_losses()  # before closing: the fleet's own revokes are not etcd's doing
+            try:
+                await self._bring_back()  # first: revoking leases needs a quorum
+            finally:
+                await self._close(watcher)
+                self.report.finished_at = time.monotonic()
         return self.report
+
+    async def _bring_back(self) -> None:
+        """Resume or restart the members this drill took out: it leaves the cluster as it found it."""
+        if self.members is None or not self._out:
+            return
+        out, self._out = dict(self._out), {}
+        names = ", ".join(self.members.names[i] for i in sorted(out))
+        try:
+            paused = [i for i, verb in out.items() if verb == "pause"]
+            if paused:
+                await self.members.resume(*paused)
+            killed = [i for i, verb in out.items() if verb == "kill"]
+            if killed:
+                await self.members.restart(*killed)
+        except MemberError as err:
+            self.report.notes.append(f"could not bring back {names}: {err}")
+        else:
+            self.report.notes.append(f"on its way out the drill brought back {names}, which it had taken out")
+
+    def _date_losses(self) -> None:
+        """When etcd let go of each key whose owner had given up (as our watch saw it)."""
+        dated = []
+        for loss, key in self._losses:
+            deletion = self.deleted.get(key)
+            if deletion is not None:
+                loss = replace(loss, key_gone_revision=deletion[0], key_gone_at=deletion[1])
+            dated.append(loss)
+        self.report.losses = dated
 
     async def _wait_watching(self) -> None:
         """A watch answers events up to ~100 ms late while etcd is still creating it: wait for its ack."""
@@ -250,9 +307,11 @@ class _Drill:
                 case Hold():
                     self.say(f"holding {step.seconds:g} s")
                     await asyncio.sleep(step.seconds)
+                case MemberStep():
+                    await self._member_step(index, step)
         except _StepFailed as err:
             raise _StepFailed(f"{where}: {err}") from None
-        except (EtcdError, CandidateError) as err:
+        except (EtcdError, CandidateError, MemberError) as err:
             raise _StepFailed(f"{where}: {type(err).__name__}: {err}") from err
 
     async def _in_queue(self, candidates: list[Candidate], within: float, what: str) -> None:
@@ -308,6 +367,7 @@ class _Drill:
             raise _StepFailed(f"nobody is waiting to take over from {_text(old.value)} ({self._roll_call()})")
         old_key = old.key
         assert old_key is not None  # a leader holds a lease
+        self._failed_keys.add(old_key)
         keepalive = old.keepalive
         history_mark, elections_mark = len(old.history), len(self.elections)
         number = len(self.report.failovers) + 1
@@ -373,6 +433,181 @@ class _Drill:
             f"  {row.old_value} -> {row.new_value}: detection {ms_text(row.detection)}, "
             f"hand-over {ms_text(row.handover)}, gap {ms_text(row.gap)}{late}"
         )
+
+    # -- etcd members -----------------------------------------------------------------------
+
+    def _control(self) -> MemberControl:
+        if self.members is None:  # run_drill refuses such a drill before it starts
+            raise _StepFailed("member steps need an embedded cluster (a MemberControl)")
+        return self.members
+
+    async def _answers(self) -> list[Status | None]:
+        return await self._control().statuses()
+
+    def _raft(self, answers: Sequence[Status | None]) -> RaftView:
+        """The members' answers in one line: whom most of them name, the highest term, who answers."""
+        up = [a for a in answers if a is not None]
+        return RaftView(
+            self._name_of(_agreed(answers)), max((a.raft_term for a in up), default=0), len(up), len(answers)
+        )
+
+    def _name_of(self, member_id: int) -> str | None:
+        if not member_id:
+            return None
+        control = self._control()
+        for i, name in enumerate(control.names):
+            if control.member_id(i) == member_id:
+                return name
+        return format(member_id, "x")
+
+    def _election_leader(self) -> bytes | None:
+        """The leader key of our election in etcd, as our watch knows it (lowest create revision)."""
+        return min(self.live, key=self.live.__getitem__) if self.live else None
+
+    def _value_of(self, key: bytes | None) -> str | None:
+        if key is None:
+            return None
+        ours = self.fleet.by_key(key)
+        return _text(ours.value) if ours is not None else _text(key)
+
+    def _targets(self, step: MemberStep, answers: Sequence[Status | None]) -> list[int]:
+        control = self._control()
+        leader = _agreed(answers)
+        answering = [i for i, a in enumerate(answers) if a is not None]
+        if step.member == "leader":
+            found = [i for i in answering if (a := answers[i]) is not None and a.member_id == leader]
+            if not leader or not found:
+                raise _StepFailed("no raft leader to take out: no member that answers names one (no quorum?)")
+            return found[:1]
+        if step.member == "follower":
+            followers = [i for i in answering if control.member_id(i) != leader]
+            if len(followers) < step.count:
+                raise _StepFailed(
+                    f"{step.count} follower(s) wanted, {len(followers)} answer "
+                    f"({self._raft(answers).up} of {len(control)} members up)"
+                )
+            return followers[: step.count]
+        if step.member == "failed":
+            wanted: tuple[MemberVerb, ...] = ("pause",) if step.verb == "resume" else ("kill", "pause")
+            out = [i for i, verb in self._out.items() if verb in wanted]
+            if not out:
+                raise _StepFailed(f"this drill has taken no member out to {step.verb}")
+            return sorted(out)
+        assert isinstance(step.member, int)
+        index = step.member - 1
+        state = control.process(index)
+        if step.verb in ("kill", "pause") and state != "running":
+            raise _StepFailed(f"{control.names[index]} is {state}: nothing to {step.verb}")
+        if step.verb == "resume" and state != "paused":
+            raise _StepFailed(f"{control.names[index]} is {state}, not paused")
+        return [index]
+
+    def _settled(
+        self, verb: MemberVerb, targets: list[int], answers: Sequence[Status | None], before: RaftView
+    ) -> bool:
+        """The members' Status agrees on the outcome: targets answer (or not), and a leader or none."""
+        back = verb in ("resume", "restart")
+        if any((answers[i] is not None) != back for i in targets):
+            return False
+        up = [a for a in answers if a is not None]
+        if len(up) <= len(answers) // 2:
+            return all(not a.leader for a in up)  # no majority: nobody may name a leader
+        leader = _agreed(answers)
+        if not (leader and all(a.leader == leader for a in up) and any(a.member_id == leader for a in up)):
+            return False
+        # Status names a new leader before it reports the new term (its raftTerm is the term of
+        # the last entry applied): a leader elected since `before` must show a higher term.
+        view = self._raft(answers)
+        return view.leader == before.leader or view.term > before.term
+
+    async def _member_step(self, index: int, step: MemberStep) -> None:
+        control = self._control()
+        before_answers = await self._answers()
+        before = self._raft(before_answers)
+        targets = self._targets(step, before_answers)
+        names = tuple(control.names[i] for i in targets)
+        chosen = str(step.member)
+        key_before = self._election_leader()
+        self.say(
+            f"{step.verb} {', '.join(names)} ({chosen}); raft: {before.text()}, {before.up}/{before.total} up"
+        )
+        at = time.monotonic()
+        match step.verb:
+            case "kill":
+                await control.kill(*targets)
+            case "pause":
+                await control.pause(*targets)
+            case "resume":
+                await control.resume(*targets)
+            case "restart":
+                await control.restart(*targets)  # the settling below waits for a leader
+        verb = step.verb
+        for i in targets:
+            if verb in ("kill", "pause"):
+                self._out[i] = verb
+            else:
+                self._out.pop(i, None)
+        deadline = at + step.within
+        settled_at: float | None = None
+        while True:
+            answers = await self._answers()
+            if self._settled(verb, targets, answers, before):
+                settled_at = time.monotonic()
+                break
+            if time.monotonic() >= deadline:
+                self.report.notes.append(
+                    f"steps[{index}] ({step.action}): the members' Status did not settle within {step.within:g} s"
+                )
+                break
+            await asyncio.sleep(_MEMBER_POLL)
+        after = self._raft(answers)
+        key_after = self._election_leader()
+        leases: tuple[LeaseAfter, ...] = ()
+        if not before.quorum and after.quorum:  # quorum is back: what became of the leases?
+            leases = await self._leases()
+        event = MemberEvent(
+            index=len(self.report.member_events) + 1,
+            step=index,
+            verb=verb,
+            chosen=chosen,
+            members=names,
+            at=at,
+            settled_at=settled_at,
+            before=before,
+            after=after,
+            leader_before=self._value_of(key_before),
+            leader_after=self._value_of(key_after),
+            leader_kept=key_before is not None and key_after == key_before,
+            leases=leases,
+        )
+        self.report.member_events.append(event)
+        settle = "not settled" if event.settle is None else f"settled in {ms_text(event.settle)}"
+        quorum = "" if after.quorum else ", NO QUORUM"
+        kept = "kept" if event.leader_kept else f"now {event.leader_after or 'none'}"
+        self.say(
+            f"  raft: {before.text()} -> {after.text()}, {after.up}/{after.total} up{quorum}, {settle}; "
+            f"election leader {event.leader_before or 'none'} {kept}"
+        )
+        for lease in leases:
+            state = f"alive, {lease.ttl} s left" if lease.ttl > 0 else "gone"
+            self.say(f"  {lease.value}'s lease: {state} (it believed: {lease.believed})")
+
+    async def _leases(self) -> tuple[LeaseAfter, ...]:
+        """What etcd says now of every lease our candidates hold or held (once quorum is back)."""
+        out = []
+        for candidate in self.fleet.in_election(self.name):
+            if candidate.lease_id:
+                info = await self.client.lease_time_to_live(candidate.lease_id)
+                out.append(
+                    LeaseAfter(_text(candidate.value), candidate.lease_id, info.ttl, candidate.state.value)
+                )
+        return tuple(out)
+
+
+def _agreed(answers: Sequence[Status | None]) -> int:
+    """The raft leader id most answering members name (0: none names one)."""
+    votes = Counter(a.leader for a in answers if a is not None and a.leader)
+    return votes.most_common(1)[0][0] if votes else 0
 
 
 async def _poll(predicate: Callable[[], bool], timeout: float) -> bool:

@@ -26,6 +26,29 @@
     action = "hold"          # seconds (at most 60)
     seconds = 1
 
+Member steps break etcd itself, so they run only on an embedded cluster this process started
+(`--members 3`); on an attached cluster the drill is refused before it starts. `members = 3`
+at the top says which size the drill is written for (the CLI starts that many):
+
+    [[steps]]
+    action = "kill_member"   # or pause_member (SIGSTOP); within
+    member = "leader"        # "leader" (the raft leader the members name), "follower", or N
+    within = 10              # seconds for the members' own Status to settle (default 10)
+
+    [[steps]]
+    action = "kill_member"
+    member = "follower"
+    count = 2                # with "follower" only: several at once (2 of 3: no quorum)
+
+    [[steps]]
+    action = "restart_member"  # or resume_member; within (default 20 for restart)
+    member = "failed"          # the default: every member this drill killed (or paused)
+
+N is a member's number, as in its name and the Cluster panel (`election-tui-2` is 2). After each
+member step the drill asks every member's Status until they agree on a raft leader that answers
+(or, without a majority, until none names one), and reports the raft leader and term before and
+after, who answers, and whether the election kept its leader.
+
 Steps are numbered from 0 in error messages (`steps[2].how`), like the list they come from.
 Mistakes are found here, with the file and the field, so a drill never stops half-way because
 of a typo; the candidate count is checked too, so every failure has someone to take over.
@@ -38,17 +61,36 @@ from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, Final, Literal, get_args
+from typing import Any, Final, Literal, cast, get_args
 
 FailHow = Literal["resign", "expire", "revoke", "pause"]
 FAIL_HOWS: Final[tuple[FailHow, ...]] = get_args(FailHow)
-ACTIONS: Final = ("launch", "wait_leader", "fail", "rejoin", "hold")
+MemberAction = Literal["kill_member", "pause_member", "resume_member", "restart_member"]
+MEMBER_ACTIONS: Final[tuple[MemberAction, ...]] = get_args(MemberAction)
+MemberVerb = Literal["kill", "pause", "resume", "restart"]
+_VERBS: Final[dict[MemberAction, MemberVerb]] = {
+    "kill_member": "kill",
+    "pause_member": "pause",
+    "resume_member": "resume",
+    "restart_member": "restart",
+}
+ACTIONS: Final = ("launch", "wait_leader", "fail", "rejoin", "hold", *MEMBER_ACTIONS)
+# Whom a member step acts on: a role the members' Status gives now, the members this drill took
+# out ("failed"), or a member's number (1-based, as in its name).
+MemberChoice = Literal["leader", "follower", "failed"] | int
+_CHOICES: Final = {
+    "kill_member": ("leader", "follower"),
+    "pause_member": ("leader", "follower"),
+    "resume_member": ("failed",),
+    "restart_member": ("failed",),
+}
 
 _MAX_TTL = 300  # drills are short; an expiry drill lasts about TTL per failure
 _MAX_COUNT = 50
 _MAX_REPEAT = 50
 _MAX_WITHIN = 300.0
 _MAX_HOLD = 60.0
+_MAX_MEMBERS = 5
 _MAX_FILE_BYTES = 1 << 20  # a scenario is a few hundred bytes; never read a huge file whole
 
 
@@ -114,7 +156,25 @@ class Hold:
     action: Literal["hold"] = "hold"
 
 
-Step = Launch | WaitLeader | Fail | Rejoin | Hold
+@dataclass(frozen=True, slots=True)
+class MemberStep:
+    """Kill, pause, resume or restart etcd members, then wait (bounded) for their Status to settle.
+
+    `member`: "leader" / "follower" (roles the members' own Status gives at that moment),
+    "failed" (every member this drill killed, or paused, that is still out), or a member number.
+    """
+
+    action: MemberAction
+    member: MemberChoice
+    count: int = 1
+    within: float = 10.0
+
+    @property
+    def verb(self) -> MemberVerb:
+        return _VERBS[self.action]
+
+
+Step = Launch | WaitLeader | Fail | Rejoin | Hold | MemberStep
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,11 +187,53 @@ class Scenario:
     ttl: int
     steps: tuple[Step, ...]
     source: str = "<string>"
+    members: int | None = None  # the cluster size the drill is written for (None: any)
 
     @property
     def failures(self) -> int:
         """How many fail-overs the drill performs."""
         return sum(s.repeat for s in self.steps if isinstance(s, Fail))
+
+    @property
+    def member_steps(self) -> list[tuple[int, MemberStep]]:
+        """(index, step) of every step that breaks etcd members."""
+        return [(i, s) for i, s in enumerate(self.steps) if isinstance(s, MemberStep)]
+
+    def cluster_problem(self, members: int | None) -> ScenarioError | None:
+        """Why this drill cannot run on a cluster of `members` we control (None: attached)."""
+        steps = self.member_steps
+        if not steps:
+            return None
+        index, first = steps[0]
+        size = self.members or 3
+        if members is None:
+            return ScenarioError(
+                self.source,
+                f"steps[{index}].action",
+                f"{first.action!r} breaks etcd members, so it runs only on an embedded cluster "
+                f"this process starts: run it without --endpoints (and with --members {size})",
+            )
+        if self.members is not None and members != self.members:
+            return ScenarioError(
+                self.source,
+                "members",
+                f"is {self.members}: this drill is written for {self.members} members, "
+                f"the cluster has {members} (use --members {self.members})",
+            )
+        for i, step in steps:
+            problem = _member_fit(step, members)
+            if problem is not None:
+                return ScenarioError(self.source, f"steps[{i}].{problem[0]}", problem[1])
+        return None
+
+
+def _member_fit(step: MemberStep, members: int) -> tuple[str, str] | None:
+    """(field, problem) when `step` asks for a member a cluster of `members` does not have."""
+    if isinstance(step.member, int) and step.member > members:
+        return "member", f"is {step.member} but the cluster has {members} member(s)"
+    if step.member == "follower" and step.count > members - 1:
+        return "count", f"is {step.count} but a cluster of {members} has {members - 1} follower(s)"
+    return None
 
 
 def default_expect_within(how: FailHow, ttl: int) -> float:
@@ -215,13 +317,14 @@ class _Parser:
         return ScenarioError(self.source, field, problem)
 
     def scenario(self, data: dict[str, Any], default_name: str | None) -> Scenario:
-        self.unknown(data, "", ("name", "description", "election", "ttl", "steps"))
+        self.unknown(data, "", ("name", "description", "election", "ttl", "members", "steps"))
         name = self.text(data, "name", default=default_name)
         description = self.text(data, "description", default="")
         election = self.text(data, "election")
         if not election.strip():
             raise self.error("election", "must not be blank")
         ttl = self.integer(data, "ttl", low=1, high=_MAX_TTL)
+        members = self.integer(data, "members", low=1, high=_MAX_MEMBERS) if "members" in data else None
         raw_steps = data.get("steps")
         if raw_steps is None:
             raise self.error("steps", "is required: add [[steps]] tables (launch, wait_leader, fail, ...)")
@@ -229,7 +332,12 @@ class _Parser:
             raise self.error("steps", "must be a non-empty array of [[steps]] tables")
         steps = tuple(self.step(raw, f"steps[{i}]", ttl) for i, raw in enumerate(raw_steps))
         self.check_candidates(steps)
-        return Scenario(name, description.strip(), election, ttl, steps, self.source)
+        if members is not None:
+            for i, step in enumerate(steps):
+                problem = _member_fit(step, members) if isinstance(step, MemberStep) else None
+                if problem is not None:
+                    raise self.error(f"steps[{i}].{problem[0]}", problem[1])
+        return Scenario(name, description.strip(), election, ttl, steps, self.source, members)
 
     def step(self, raw: object, where: str, ttl: int) -> Step:
         if not isinstance(raw, dict):
@@ -274,8 +382,33 @@ class _Parser:
         if action == "rejoin":
             self.unknown(raw, where, ("action", "within"))
             return Rejoin(self.seconds(raw, "within", where, default=10.0, high=_MAX_WITHIN))
+        if action in MEMBER_ACTIONS:
+            return self.member_step(raw, where, action)
         self.unknown(raw, where, ("action", "seconds"))
         return Hold(self.seconds(raw, "seconds", where, high=_MAX_HOLD))
+
+    def member_step(self, raw: dict[str, Any], where: str, action: MemberAction) -> MemberStep:
+        self.unknown(raw, where, ("action", "member", "count", "within"))
+        roles = _CHOICES[action]
+        allowed = " or ".join(f'"{r}"' for r in roles) + ", or a member number"
+        member = raw.get("member", None if "leader" in roles else "failed")
+        if member is None:
+            raise self.error(f"{where}.member", f"is required ({allowed})")
+        if isinstance(member, bool) or not isinstance(member, str | int):
+            raise self.error(f"{where}.member", f"must be {allowed} (got {member!r})")
+        if isinstance(member, str) and member not in roles:
+            raise self.error(f"{where}.member", f"must be {allowed} (got {member!r})")
+        if isinstance(member, int) and not 1 <= member <= _MAX_MEMBERS:
+            raise self.error(
+                f"{where}.member", f"must be a member number from 1 to {_MAX_MEMBERS} (got {member})"
+            )
+        if "count" in raw and member != "follower":
+            raise self.error(f"{where}.count", 'only applies to member = "follower"')
+        count = self.integer(raw, "count", where, default=1, low=1, high=_MAX_MEMBERS - 1)
+        within = self.seconds(
+            raw, "within", where, default=20.0 if action == "restart_member" else 10.0, high=_MAX_WITHIN
+        )
+        return MemberStep(action, cast(MemberChoice, member), count, within)  # checked above
 
     def check_candidates(self, steps: tuple[Step, ...]) -> None:
         """Each failure takes a candidate out: make sure someone is always waiting to take over."""

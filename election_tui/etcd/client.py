@@ -334,7 +334,7 @@ class EtcdClient:
     # -- leases -----------------------------------------------------------------------------
 
     async def lease_grant(self, ttl: int) -> Lease:
-        """Grant a lease; etcd rounds TTLs below its minimum (2 s on 3.5) up."""
+        """Grant a lease; etcd rounds TTLs below its minimum (2 s on 3.4 and 3.5) up."""
         resp = await self._conn.unary("lease.LeaseGrant", rpc_pb2.LeaseGrantRequest(TTL=validate_ttl(ttl)))
         if resp.error:
             raise EtcdError(resp.error)
@@ -642,6 +642,12 @@ class EtcdClient:
                     if (kv.key, kv.mod_revision) != last:
                         last = (kv.key, kv.mod_revision)
                         yield kv
+                # etcd (3.4 and 3.5) ends an Observe with status OK, no error, when the read behind
+                # it fails: an expired token (or one forgotten by a restart) shows only so. Re-opened
+                # with the same token it would end the same way forever: take a fresh one first.
+                if metadata is not None:
+                    with contextlib.suppress(TransientError):  # etcd away: the next round tries again
+                        await self._conn.renew_token(metadata)
             except grpc.aio.AioRpcError as err:
                 mapped = from_rpc_error(err)
                 if isinstance(mapped, InvalidToken):

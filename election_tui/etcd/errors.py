@@ -155,6 +155,9 @@ _BY_MESSAGE: tuple[tuple[str, type[EtcdError], str | None], ...] = (
     ("too many requests", TooManyRequests, None),
     ("has been compacted", Compacted, None),
     ("context deadline exceeded", EtcdTimeout, None),  # a server-side deadline, as UNKNOWN
+    # raft lost a proposal (its leader died under it): UNAVAILABLE from the KV service, UNKNOWN
+    # from the election service's Campaign (measured on 3.5.1, after the request timeout, 7 s).
+    ("etcdserver: request timed out", Unavailable, None),
     ("handshake failed", TlsHandshakeFailed, "TLS handshake with etcd failed: {}"),
 )
 

@@ -209,7 +209,7 @@ class Member:
 
 @dataclass(frozen=True, slots=True)
 class Status:
-    """A member's own view: its id, the raft leader's id, version and revision."""
+    """A member's own view: its id, the raft leader's id (0: it knows none), version, revision, raft."""
 
     member_id: int
     leader: int
@@ -218,6 +218,7 @@ class Status:
     raft_term: int
     db_size: int
     errors: tuple[str, ...] = field(default_factory=tuple)
+    raft_index: int = 0  # the last raft log entry this member has (committed or not)
 
     @classmethod
     def from_pb(cls, resp: rpc_pb2.StatusResponse) -> Status:
@@ -229,6 +230,7 @@ class Status:
             resp.raftTerm,
             resp.dbSize,
             tuple(resp.errors),
+            resp.raftIndex,
         )
 
 

@@ -122,6 +122,7 @@ class Watch(AsyncIterator[WatchItem]):
                             yield _watch_events(decoded, header)
                         elif dropped:
                             yield WatchProgress(last)
+                        del decoded  # the caller has them: no value waits here for the next response
                         continue
                     # A refused watch (e.g. permission denied) is answered created *and* canceled.
                     if resp.canceled:
@@ -129,9 +130,9 @@ class Watch(AsyncIterator[WatchItem]):
                             yield WatchCompacted(resp.compact_revision)
                             return
                         refused = from_cancel_reason(resp.cancel_reason)
-                        # A stale token is refused in-band, as "invalid auth token" by etcd 3.6
-                        # and as "permission denied" by 3.5 (which cannot tell the two apart):
-                        # try one fresh token before believing the refusal.
+                        # A stale token is refused in-band, as "invalid auth token" by etcd 3.4
+                        # and 3.6 and as "permission denied" by 3.5 (which cannot tell the two
+                        # apart): try one fresh token before believing the refusal.
                         if (
                             renewed
                             or metadata is None

@@ -4,6 +4,9 @@ Data flows one way. The watch feeds the pure `ElectionState`; each view follows 
 `Feed` of its own and renders what changed once per frame. User actions go to etcd through
 the session (so the timeline can say why a key went); their effects come back through the
 watch like any other client's. No Textual here, no notebook: both views sit on top.
+
+On start, before the views see anything, the session replays etcd's retained history up to
+its first read (`history.py`), bounded by `HistoryLimits`; the same watch then goes on live.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
 from types import TracebackType
 
@@ -23,10 +26,14 @@ from ..etcd import (
     InvalidArgument,
     KeepAlive,
     LeaseInfo,
+    Member,
+    Status,
     TransientError,
+    Watch,
     WatchCompacted,
     WatchDisconnected,
     WatchEvents,
+    WatchItem,
     WatchProgress,
     WatchResumed,
     may_be_candidate_key,
@@ -34,9 +41,11 @@ from ..etcd import (
 )
 from ..model import ElectionState, LeaseClock, ShownTTL, TimelineEntry, TTLLookup
 from ..sim import Candidate, Fleet
-from .cluster import ClusterInfo, probe_members
+from .cluster import ClusterInfo, MemberInfo, agreed_leader, probe_members, quorum_of
 from .feed import Feed
-from .snapshot import PAGE, read_candidates
+from .history import HistoryLimits, HistoryReplay, HistoryStart, NoHistory, find_start, no_history
+from .members import ATTACHED, MemberControl, MemberError, ProcessState
+from .snapshot import PAGE, Snapshot, read_candidates
 
 DEMO_ELECTIONS = (("demo/payments", 3, 6), ("demo/scheduler", 2, 8), ("demo/reports", 2, 5))
 _TTL_BATCH = 200  # most leases asked for in one round, however many views show
@@ -45,7 +54,9 @@ _TTL_BATCH = 200  # most leases asked for in one round, however many views show
 class LiveSession:
     """One live session on one cluster; `async with`, or `start()` and `await close()`.
 
-    Closing revokes every lease the session's candidates created.
+    Closing revokes every lease the session's candidates created. `history` bounds the replay of
+    etcd's retained revisions on start (None: none, the first read is a bare baseline). `members`:
+    the control of the embedded cluster this process started, if it did (else members are read-only).
     """
 
     def __init__(
@@ -57,19 +68,24 @@ class LiveSession:
         wall: Callable[[], float] = time.time,
         status_every: float = 2.0,
         page: int = PAGE,
+        history: HistoryLimits | None = HistoryLimits(),  # noqa: B008 (frozen: shared safely)
+        members: MemberControl | None = None,
     ) -> None:
         self.client = client
+        self.members = members
         self.prefix = prefix
         self.state = ElectionState()
         self.leases = LeaseClock()
         self.fleet = Fleet(client)
         self.fleet.subscribe(lambda _c, _t: self._mark(fleet=True))
         self._feeds: list[Feed] = []
-        self.cluster = ClusterInfo(endpoint=str(client.endpoint))
+        self.cluster = ClusterInfo(endpoint=str(client.endpoint), embedded=members is not None)
+        self._probe_now = asyncio.Event()  # a member action asks for fresh answers at once
         self.clock = clock
         self.wall = wall
         self.status_every = status_every
         self.page = page  # keys per Range of a full read
+        self.history = history
         self.loaded = asyncio.Event()
         self.error: EtcdError | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -128,11 +144,13 @@ class LiveSession:
 
     async def _watch_loop(self) -> None:
         backoff = Backoff(first=0.25, cap=2.0)
+        history = self.history  # read once, on start: a later re-read reconciles instead
         while True:
             try:
                 snapshot = await read_candidates(
                     self.client, self.prefix, page=self.page, progress=self._loading
                 )
+                start = await self._history_start(snapshot.revision, history) if history else None
             except TransientError as err:
                 self._set_cluster(connection="reconnecting", error=str(err), loading=None)
                 await backoff.sleep()
@@ -141,36 +159,123 @@ class LiveSession:
                 self._fail(err)
                 return
             backoff.reset()
-            changes = self.state.load(snapshot.kvs, snapshot.revision, self.wall())
-            del snapshot  # the model holds what it needs of the values
-            self._take(changes.elections, changes.timeline, reset=True)
-            self._set_cluster(connection="connected", revision=self.state.revision, error=None, loading=None)
-            self.loaded.set()
+            history = None
+            self._set_cluster(connection="connected", revision=snapshot.revision, error=None, loading=None)
             try:
-                # Only keys that could be a candidate's reach the model: the watch drops the
-                # others' events (and values) as they arrive.
-                async with self.client.watch_prefix(
-                    self.prefix, self.state.revision + 1, key_filter=may_be_candidate_key
-                ) as watch:
-                    async for item in watch:
-                        if isinstance(item, WatchEvents):
-                            changes = self.state.apply(item.events, item.revision, self.wall())
-                            self._take(changes.elections, changes.timeline)
-                            self.cluster = replace(self.cluster, revision=self.state.revision)
-                        elif isinstance(item, WatchProgress):
-                            # Also what a response of dropped events becomes, thousands a second:
-                            # like events, it is drawn with the next frame that has news.
-                            self.state.apply((), item.revision, self.wall())
-                            self.cluster = replace(self.cluster, revision=self.state.revision)
-                        elif isinstance(item, WatchDisconnected):
-                            self._set_cluster(connection="reconnecting", error=item.error)
-                        elif isinstance(item, WatchResumed):
-                            self._set_cluster(connection="connected", error=None)
-                        elif isinstance(item, WatchCompacted):
-                            break  # history is gone: re-read and reconcile
+                if start is not None:
+                    replay = self._replayer(snapshot, *start)
+                    del snapshot, start  # the replay holds them while it needs them
+                    if await self._replay(replay):
+                        continue  # it went on live, until a compaction: re-read and reconcile
+                else:
+                    changes = self.state.load(snapshot.kvs, snapshot.revision, self.wall())
+                    del snapshot  # the model holds what it needs of the values
+                    self._take(changes.elections, changes.timeline, reset=True)
+                    self._set_cluster(revision=self.state.revision)
+                    self.loaded.set()
+                async with self._watch(self.state.revision + 1) as watch:
+                    await self._follow(watch)
             except EtcdError as err:
                 self._fail(err)
                 return
+
+    def _watch(self, start: int) -> Watch:
+        # Only keys that could be a candidate's reach the model: the watch drops the others'
+        # events (and values) as they arrive.
+        return self.client.watch_prefix(self.prefix, start, key_filter=may_be_candidate_key)
+
+    async def _follow(self, watch: Watch) -> None:
+        """Apply the watch live until it is compacted (then the caller re-reads)."""
+        async for item in watch:
+            if isinstance(item, WatchEvents):
+                changes = self.state.apply(item.events, item.revision, self.wall())
+                self._take(changes.elections, changes.timeline)
+                self.cluster = replace(self.cluster, revision=self.state.revision)
+            elif isinstance(item, WatchProgress):
+                # Also what a response of dropped events becomes, thousands a second:
+                # like events, it is drawn with the next frame that has news.
+                self.state.apply((), item.revision, self.wall())
+                self.cluster = replace(self.cluster, revision=self.state.revision)
+            elif isinstance(item, WatchCompacted):
+                return  # history is gone: re-read and reconcile
+            else:
+                self._watch_state(item)
+
+    def _watch_state(self, item: WatchItem) -> None:
+        if isinstance(item, WatchDisconnected):
+            self._set_cluster(connection="reconnecting", error=item.error)
+        elif isinstance(item, WatchResumed):
+            self._set_cluster(connection="connected", error=None)
+
+    # -- history on start -------------------------------------------------------------------
+
+    async def _history_start(
+        self, present: int, limits: HistoryLimits
+    ) -> tuple[HistoryStart, HistoryLimits, float] | None:
+        """Where the replay begins (None: no history, and the status says why); see history.py.
+
+        A transient error is raised, for the first read to be tried again.
+        """
+        deadline = asyncio.get_running_loop().time() + limits.seconds
+        try:
+            async with asyncio.timeout_at(deadline):
+                start = await find_start(
+                    self.client,
+                    self.prefix,
+                    present,
+                    limits,
+                    page=self.page,
+                    on_progress=lambda info: self._set_cluster(history=info),
+                )
+        except TimeoutError:
+            self._set_cluster(history=no_history(present, f"the bound of {limits.seconds:g} s"))
+            return None
+        except NoHistory as err:
+            self._set_cluster(history=no_history(present, str(err)))
+            return None
+        except TransientError:
+            raise
+        except EtcdError as err:
+            self._set_cluster(history=no_history(present, str(err)))
+            return None
+        self._set_cluster(history=start.info)
+        return start, limits, deadline
+
+    def _replayer(
+        self, present: Snapshot, start: HistoryStart, limits: HistoryLimits, deadline: float
+    ) -> HistoryReplay:
+        replay = HistoryReplay(
+            self.state,
+            start,
+            present,
+            limits,
+            deadline=deadline,
+            wall=self.wall,
+            on_progress=lambda info: self._set_cluster(history=info),
+            on_watch=self._watch_state,
+        )
+        replay.begin()
+        return replay
+
+    async def _replay(self, replay: HistoryReplay) -> bool:
+        """Replay the history, show it, then go on live on the same watch.
+
+        Views see nothing until the model is at the present. False: the replay stopped short
+        (the present read was taken as the truth), and the caller watches from after it.
+        """
+        async with self._watch(replay.info.first) as watch:
+            end = await replay.run(watch)  # which lets go of the reads it held
+            self._take(self.state.names(), self.state.timeline, reset=True)
+            self._set_cluster(revision=self.state.revision)
+            self.loaded.set()
+            if not end.usable:
+                return False
+            if end.live:
+                changes = self.state.apply(end.live, end.revision, self.wall())
+                self._take(changes.elections, changes.timeline)
+                self._set_cluster(revision=self.state.revision)
+            await self._follow(watch)
+        return True
 
     def _loading(self, read: int, total: int) -> None:
         self._set_cluster(loading=(read, total))
@@ -189,24 +294,12 @@ class LiveSession:
     # -- cluster status ---------------------------------------------------------------------
 
     async def _status_loop(self) -> None:
-        names: dict[int, str] = {}
+        roster: list[Member] = []
         while True:
+            self._probe_now.clear()
+            status: Status | None = None
             try:
                 status = await self.client.status(timeout=self.status_every)
-                if status.leader not in names:
-                    names = {m.id: m.name for m in await self.client.member_list()}
-                members = await probe_members(self.client, names, status.leader)
-                connection = self.cluster.connection
-                if connection == "stale" and self.error is None:
-                    connection = "connected"
-                self._set_cluster(
-                    endpoint=str(self.client.endpoint),
-                    leader_member=names.get(status.leader, format(status.leader, "x")),
-                    version=status.version,
-                    members=members,
-                    connection=connection,
-                    error=None if connection == "connecting" else self.cluster.error,
-                )
             except EtcdError as err:
                 if self.cluster.connection == "connected":
                     self._set_cluster(connection="stale", error=str(err))
@@ -214,7 +307,39 @@ class LiveSession:
                     # Not connected yet (the first read retries for long): say why meanwhile,
                     # e.g. a refused TLS handshake, rather than "connecting" in silence.
                     self._set_cluster(error=str(err))
-            await asyncio.sleep(self.status_every)
+            known = {m.id for m in roster}
+            if status is not None and (
+                status.member_id not in known or (status.leader and status.leader not in known)
+            ):
+                with contextlib.suppress(EtcdError):  # the names we had still serve meanwhile
+                    roster = await self.client.member_list()
+            # Every member is asked even when ours did not answer: a dead cluster shows dead.
+            members = await probe_members(self.client, roster, self._process)
+            leader = agreed_leader(members)
+            changes: dict[str, object] = {
+                "members": members,
+                "quorum": quorum_of(members),
+                "leader_member": next((m.name for m in members if m.member_id == leader), None)
+                if leader
+                else None,
+            }
+            if status is not None:
+                connection = self.cluster.connection
+                if connection == "stale" and self.error is None:
+                    connection = "connected"
+                changes.update(
+                    endpoint=str(self.client.endpoint),
+                    version=status.version,
+                    connection=connection,
+                    error=None if connection == "connecting" else self.cluster.error,
+                )
+            self._set_cluster(**changes)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._probe_now.wait(), self.status_every)
+
+    def _process(self, endpoint: str) -> ProcessState | None:
+        index = self.members.index_of(endpoint) if self.members is not None else None
+        return self.members.process(index) if self.members is not None and index is not None else None
 
     # -- lease countdowns -------------------------------------------------------------------
 
@@ -317,3 +442,36 @@ class LiveSession:
             self._hint(candidate, "resigned")
         await self.fleet.remove(candidate)
         self._mark(fleet=True)
+
+    # -- members of an embedded cluster (actions go to their processes; etcd says the rest) ---
+
+    def _member_index(self, member: MemberInfo) -> tuple[MemberControl, int]:
+        if self.members is None:
+            raise MemberError(f"{member.name}: {ATTACHED}")
+        index = self.members.index_of(member.endpoint)
+        if index is None:
+            raise MemberError(f"{member.name} is not a member of the embedded cluster")
+        return self.members, index
+
+    async def _poked(self, action: Awaitable[None]) -> None:
+        try:
+            await action
+        finally:
+            self._probe_now.set()  # the panel shows what etcd says now, not in 2 s
+
+    async def kill_member(self, member: MemberInfo) -> None:
+        """SIGKILL one member of our embedded cluster."""
+        control, index = self._member_index(member)
+        await self._poked(control.kill(index))
+
+    async def toggle_pause_member(self, member: MemberInfo) -> bool:
+        """SIGSTOP a running member, SIGCONT a paused one; True when it is paused now."""
+        control, index = self._member_index(member)
+        paused = control.process(index) == "paused"
+        await self._poked(control.resume(index) if paused else control.pause(index))
+        return not paused
+
+    async def restart_member(self, member: MemberInfo) -> None:
+        """Start one member again on its data (stopping it first if it runs or is paused)."""
+        control, index = self._member_index(member)
+        await self._poked(control.restart(index))

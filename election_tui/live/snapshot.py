@@ -50,29 +50,35 @@ class _Run:
 
 
 async def read_candidates(
-    client: EtcdClient, prefix: bytes, *, page: int = PAGE, progress: Progress | None = None
+    client: EtcdClient,
+    prefix: bytes,
+    *,
+    page: int = PAGE,
+    progress: Progress | None = None,
+    revision: int = 0,
 ) -> Snapshot:
     """Every candidate key under `prefix` with its value, at one revision; see the module doc.
 
     A compaction that overtakes the scan starts it again at a newer revision (Compacted after
-    `ATTEMPTS` tries). `progress` hears after each page.
+    `ATTEMPTS` tries), unless `revision` asks for a past one: then Compacted is raised at once.
+    `progress` hears after each page.
     """
     for attempt in range(ATTEMPTS):
         try:
-            snapshot = await _read(client, prefix, page, progress)
+            snapshot = await _read(client, prefix, page, progress, revision)
         except Compacted:
-            if attempt == ATTEMPTS - 1:
+            if revision or attempt == ATTEMPTS - 1:
                 raise
             continue
         return replace(snapshot, restarts=attempt)
     raise AssertionError("unreachable")
 
 
-async def _read(client: EtcdClient, prefix: bytes, page: int, progress: Progress | None) -> Snapshot:
+async def _read(client: EtcdClient, prefix: bytes, page: int, progress: Progress | None, at: int) -> Snapshot:
     runs: list[_Run] = []
     revision = keys = pages = total = 0
     follows = False  # the key before this one was a candidate: a run may grow
-    async for result in client.scan_prefix(prefix, page=page, keys_only=True):
+    async for result in client.scan_prefix(prefix, page=page, keys_only=True, revision=at):
         if not pages:
             revision, total = result.revision, result.count
         pages += 1

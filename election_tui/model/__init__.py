@@ -7,6 +7,7 @@ from .candidates import CandidateKey
 from .keys import scopes, sees
 from .leases import LeaseClock, ShownTTL, TTLLookup
 from .state import Changes, ElectionState, ElectionView
+from .terms import UNKNOWN, Term, TermLog
 from .text import display
 from .timeline import KIND_MEANINGS, KINDS, REMOVAL_REASONS, TimelineEntry
 
@@ -14,6 +15,7 @@ __all__ = [
     "KINDS",
     "KIND_MEANINGS",
     "REMOVAL_REASONS",
+    "UNKNOWN",
     "CandidateKey",
     "Changes",
     "ElectionState",
@@ -21,6 +23,8 @@ __all__ = [
     "LeaseClock",
     "ShownTTL",
     "TTLLookup",
+    "Term",
+    "TermLog",
     "TimelineEntry",
     "display",
     "scopes",

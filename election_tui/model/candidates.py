@@ -58,6 +58,10 @@ class CandidateIndex:
     def names(self) -> list[bytes]:
         return list(self._names)
 
+    def name_count(self) -> int:
+        """How many elections exist, without copying their names (a frame asks for it)."""
+        return len(self._names)
+
     def leader(self, name: bytes) -> CandidateKey | None:
         """What etcd's `Leader(name)` answers: the lowest create revision under `name/`."""
         queue = self._queues.get(name)

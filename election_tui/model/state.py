@@ -23,8 +23,9 @@ class ElectionView:
     `candidates` is the queue `Leader(name)` picks from: direct and nested candidates in create
     revision order, so `candidates[0]` is the leader. Revisions and times of changes are when
     this process saw them happen; None when they happened before it first looked (the first
-    load): nothing here invents a time it did not see. A later load (after a compaction or a
-    reconnect) dates what it finds changed by its own revision and time.
+    load): nothing here invents a time it did not see. A change replayed from etcd's history
+    has its revision and no time. A later load (after a compaction or a reconnect) dates what
+    it finds changed by its own revision and time.
     """
 
     name: bytes
@@ -76,6 +77,11 @@ class _Meta:
         self.history: deque[TimelineEntry] = deque(maxlen=history_limit)
 
 
+def _wanted(kvs: Iterable[KeyValue]) -> dict[bytes, CandidateKey]:
+    """The candidates among a read's keys, by key."""
+    return {cand.key: cand for kv in kvs if (cand := _candidate(kv)) is not None}
+
+
 def _candidate(kv: KeyValue) -> CandidateKey | None:
     name = parse_candidate_key(kv.key, kv.lease)
     if name is None:
@@ -99,6 +105,7 @@ class ElectionState:
         self._hints = RemovalHints()
         self._timeline: deque[TimelineEntry] = deque(maxlen=timeline_limit)
         self._fresh = True
+        self._history_until = 0  # changes up to this revision are history: no time is known
 
     # ---- queries -------------------------------------------------------------------------
 
@@ -110,6 +117,9 @@ class ElectionState:
     def names(self) -> list[bytes]:
         """Elections that exist (have a direct candidate), sorted."""
         return self._index.names()
+
+    def election_count(self) -> int:
+        return self._index.name_count()
 
     def election(self, name: bytes) -> ElectionView | None:
         meta = self._meta.get(name)
@@ -156,6 +166,14 @@ class ElectionState:
         """
         self._hints.expect(key, reason)
 
+    def mark_history(self, until: int) -> None:
+        """Say that changes up to revision `until` are replayed from etcd's history, not seen live.
+
+        Their entries and the elections' change fields get the revision and no time (a revision
+        carries none in etcd). Call it after the baseline `load` of a history read.
+        """
+        self._history_until = until
+
     def load(self, kvs: Iterable[KeyValue], revision: int, now: float) -> Changes:
         """Take a full read of the prefix at `revision` as the truth.
 
@@ -163,20 +181,12 @@ class ElectionState:
         reconnect) reconciles: what vanished or appeared meanwhile becomes removal, join,
         elected and proclaimed entries stamped with `revision`.
         """
-        wanted: dict[bytes, CandidateKey] = {}
-        for kv in kvs:
-            cand = _candidate(kv)
-            if cand is not None:
-                wanted[cand.key] = cand
+        wanted = _wanted(kvs)
         before = set(self._index.names())
         entries: list[TimelineEntry] = []
         if self._fresh:
             self._fresh = False
-            self._index.reset(wanted.values())
-            for name in self._index.names():
-                # Elected before we looked: when, we cannot know.
-                meta = self._meta[name] = _Meta(self._history_limit, None, None)
-                meta.terms = 1
+            self._baseline(wanted)
         else:
             index = self._index
             ops: list[_Op] = [c.key for c in index if (w := wanted.get(c.key)) is None or w.slot != c.slot]
@@ -186,6 +196,19 @@ class ElectionState:
             self._commit(ops, revision, now, entries, set())
         self.revision = revision
         return Changes(frozenset(before.union(self._index.names())), tuple(entries), reset=True)
+
+    def rebase(self, kvs: Iterable[KeyValue], revision: int) -> Changes:
+        """Take a read at `revision` as the truth, without entries: what led there was not read.
+
+        For a history read stopped short (a bound, a compaction): the timeline and each
+        election's history keep what was replayed, while the elections restart as on a first
+        load (one term, changed before we looked), since the revisions in between are unknown.
+        """
+        before = set(self._index.names())
+        self._fresh = False
+        self._baseline(_wanted(kvs))
+        self.revision = revision
+        return Changes(frozenset(before.union(self._index.names())), (), reset=True)
 
     def apply(self, events: Sequence[Event], revision: int, now: float) -> Changes:
         """Apply one watch batch; events at or below `self.revision` are re-deliveries, skipped.
@@ -214,6 +237,21 @@ class ElectionState:
         return Changes(frozenset(touched), tuple(entries))
 
     # ---- internals -----------------------------------------------------------------------
+
+    def _baseline(self, wanted: dict[bytes, CandidateKey]) -> None:
+        """The candidates of a read whose past is unknown; histories of elections still there stay."""
+        self._index.reset(wanted.values())
+        old, self._meta = self._meta, {}
+        for name in self._index.names():
+            # Elected before we looked: when, we cannot know.
+            meta = self._meta[name] = _Meta(self._history_limit, None, None)
+            meta.terms = 1
+            if name in old:
+                meta.history = old[name].history
+
+    def _when(self, rev: int, now: float) -> float | None:
+        """The time of a change at `rev`: None when it is replayed from history."""
+        return None if rev <= self._history_until else now
 
     @staticmethod
     def _op(event: Event) -> _Op:
@@ -244,6 +282,7 @@ class ElectionState:
                 names.add(known.name)
         if not names:
             return
+        when = self._when(rev, now)
         affected = {scope for name in names for scope in scopes(name)}
         before = {scope: index.leader(scope) for scope in affected if index.exists(scope)}
 
@@ -264,7 +303,7 @@ class ElectionState:
 
         for scope in affected:
             if scope not in self._meta and index.exists(scope):
-                self._meta[scope] = _Meta(self._history_limit, rev, now)
+                self._meta[scope] = _Meta(self._history_limit, rev, when)
 
         for kind, cand in members:
             if kind == JOINED:
@@ -273,7 +312,7 @@ class ElectionState:
                 if current is None or current.slot != cand.slot or (leader and leader.key == cand.key):
                     continue  # gone again, or it leads its election: "elected" says it
                 cand = current
-            self._record(kind, cand.name, cand, rev, now, entries, scopes(cand.name))
+            self._record(kind, cand.name, cand, rev, when, entries, scopes(cand.name))
 
         for scope in before:
             if not index.exists(scope):
@@ -288,12 +327,12 @@ class ElectionState:
             if old is None or old.slot != new.slot:
                 meta.terms += 1
                 meta.elected_revision = meta.last_change_revision = rev
-                meta.elected_time = meta.last_change_time = now
-                self._record(ELECTED, scope, new, rev, now, entries, (scope,))
+                meta.elected_time = meta.last_change_time = when
+                self._record(ELECTED, scope, new, rev, when, entries, (scope,))
             elif old.value != new.value:
                 meta.last_change_revision = rev
-                meta.last_change_time = now
-                self._record(PROCLAIMED, scope, new, rev, now, entries, (scope,))
+                meta.last_change_time = when
+                self._record(PROCLAIMED, scope, new, rev, when, entries, (scope,))
 
         touched.update(scope for scope in affected if scope in before or scope in self._meta)
 
@@ -303,12 +342,12 @@ class ElectionState:
         election: bytes,
         cand: CandidateKey,
         rev: int,
-        now: float,
+        when: float | None,
         entries: list[TimelineEntry],
         into: Iterable[bytes],
     ) -> None:
         """Add an entry to the timeline and to the history of each existing election in `into`."""
-        entry = TimelineEntry(kind, election, cand.key, cand.value, cand.lease, rev, now)
+        entry = TimelineEntry(kind, election, cand.key, cand.value, cand.lease, rev, when)
         entries.append(entry)
         self._timeline.append(entry)
         for scope in into:

@@ -32,6 +32,8 @@ class TimelineEntry:
 
     `election` is the election the entry is about: the candidate's own election for joins and
     removals, the election whose leader or value changed for "elected" and "proclaimed".
+    `time` is None for an entry read from etcd's history (before this process looked): etcd
+    keeps no time with a revision, so only the revision is known.
     """
 
     kind: str
@@ -40,7 +42,12 @@ class TimelineEntry:
     value: bytes
     lease: int
     revision: int
-    time: float
+    time: float | None
+
+    @property
+    def history(self) -> bool:
+        """Read from etcd's retained revisions, not seen happen: its revision is all that is known."""
+        return self.time is None
 
 
 class RemovalHints:

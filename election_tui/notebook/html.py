@@ -11,34 +11,14 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..drill import DrillReport, format_text
+from ..drill.html import drill_html, escaped, table
 from ..etcd import KeyValue, LeaderKey, LeaseInfo
-from ..model import ElectionView, display
+from ..model import ElectionView
 from ..sim import Candidate
-
-_STYLE = "font-family:var(--jp-code-font-family,monospace);font-size:12px;border-collapse:collapse;"
-_CELL = "padding:2px 8px;border-bottom:1px solid #ddd;text-align:left"
-
-
-def text(data: bytes | str | None, limit: int = 80) -> str:
-    """Untrusted bytes (or text) as escaped, cut HTML text."""
-    if data is None:
-        return "<i>none</i>"
-    raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
-    return html.escape(display(raw, limit))
-
-
-def _table(header: Sequence[str], rows: Iterable[Sequence[str]], caption: str = "") -> str:
-    """Cells are HTML already escaped by the caller."""
-    head = "".join(f'<th style="{_CELL}">{html.escape(h)}</th>' for h in header)
-    body = "".join(
-        "<tr>" + "".join(f'<td style="{_CELL}">{cell}</td>' for cell in row) + "</tr>" for row in rows
-    )
-    cap = f'<caption style="text-align:left;font-weight:bold">{caption}</caption>' if caption else ""
-    return f'<table class="etui-card" style="{_STYLE}">{cap}<tr>{head}</tr>{body}</table>'
 
 
 def _card(title: str, fields: Sequence[tuple[str, str]]) -> str:
-    return _table(["field", "value"], [[html.escape(k), v] for k, v in fields], html.escape(title))
+    return table(["field", "value"], [[html.escape(k), v] for k, v in fields], html.escape(title))
 
 
 # -- etcd's answers -------------------------------------------------------------------------
@@ -48,8 +28,8 @@ def key_value_html(kv: KeyValue) -> str:
     return _card(
         "KeyValue",
         [
-            ("key", text(kv.key)),
-            ("value", text(kv.value)),
+            ("key", escaped(kv.key)),
+            ("value", escaped(kv.value)),
             ("lease", format(kv.lease, "x") if kv.lease else "-"),
             ("create revision", str(kv.create_revision)),
             ("mod revision", str(kv.mod_revision)),
@@ -62,8 +42,8 @@ def leader_key_html(leader: LeaderKey) -> str:
     return _card(
         "LeaderKey",
         [
-            ("election", text(leader.name)),
-            ("key", text(leader.key)),
+            ("election", escaped(leader.name)),
+            ("key", escaped(leader.key)),
             ("rev (fencing token)", str(leader.rev)),
             ("lease", format(leader.lease, "x")),
         ],
@@ -72,7 +52,7 @@ def leader_key_html(leader: LeaderKey) -> str:
 
 def lease_info_html(info: LeaseInfo) -> str:
     ttl = "expired or gone" if info.ttl < 0 else f"{info.ttl} s of {info.granted_ttl} s"
-    keys = ", ".join(text(k, 60) for k in info.keys[:10]) + (" …" if len(info.keys) > 10 else "")
+    keys = ", ".join(escaped(k, 60) for k in info.keys[:10]) + (" …" if len(info.keys) > 10 else "")
     return _card("LeaseInfo", [("lease", format(info.id, "x")), ("remaining", ttl), ("keys", keys or "-")])
 
 
@@ -80,16 +60,18 @@ def election_view_html(view: ElectionView) -> str:
     rows = [
         [
             "★" if i == 0 else str(i),
-            text(c.value, 48),
-            text(c.key, 80),
+            escaped(c.value, 48),
+            escaped(c.key, 80),
             format(c.lease, "x"),
             str(c.create_revision),
         ]
         for i, c in enumerate(view.candidates[:50])
     ]
     more = len(view.candidates) - len(rows)
-    caption = f"election {text(view.name)} · {view.terms} term(s)" + (f" · {more} more" if more > 0 else "")
-    return _table(["#", "value", "key", "lease", "create rev"], rows, caption)
+    caption = f"election {escaped(view.name)} · {view.terms} term(s)" + (
+        f" · {more} more" if more > 0 else ""
+    )
+    return table(["#", "value", "key", "lease", "create rev"], rows, caption)
 
 
 class ElectionList(tuple[ElectionView, ...]):
@@ -105,8 +87,8 @@ class ElectionList(tuple[ElectionView, ...]):
 def elections_html(views: Sequence[ElectionView], limit: int = 200) -> str:
     rows = [
         [
-            text(v.name, 64),
-            text(v.leader.value, 48) if v.leader is not None else "<i>no leader</i>",
+            escaped(v.name, 64),
+            escaped(v.leader.value, 48) if v.leader is not None else "<i>no leader</i>",
             format(v.leader.lease, "x") if v.leader is not None else "-",
             str(len(v.candidates)),
             str(v.terms),
@@ -115,15 +97,15 @@ def elections_html(views: Sequence[ElectionView], limit: int = 200) -> str:
     ]
     more = len(views) - len(rows)
     caption = f"{len(views)} election(s)" + (f", first {limit} shown" if more > 0 else "")
-    return _table(["election", "leader", "lease", "candidates", "terms"], rows, caption)
+    return table(["election", "leader", "lease", "candidates", "terms"], rows, caption)
 
 
 def candidate_html(cand: Candidate, *, leads: bool) -> str:
     return _card(
         f"Candidate #{cand.id}",
         [
-            ("election", text(cand.name)),
-            ("value", text(cand.value)),
+            ("election", escaped(cand.name)),
+            ("value", escaped(cand.value)),
             ("state", html.escape(cand.state.value + (" (paused)" if cand.paused else ""))),
             ("lease", format(cand.lease_id, "x") if cand.lease_id else "-"),
             ("etcd's leader", "yes" if leads else "no"),
@@ -132,74 +114,6 @@ def candidate_html(cand: Candidate, *, leads: bool) -> str:
 
 
 # -- drill reports --------------------------------------------------------------------------
-
-
-def _ms(seconds: float | None) -> str:
-    return "-" if seconds is None else f"{seconds * 1000:.0f} ms"
-
-
-def drill_chart_svg(report: DrillReport, width: int = 560) -> str:
-    """One bar per fail-over: detection (failure -> key gone) then hand-over (-> new leader)."""
-    rows = report.failovers
-    bar, gap, left, top = 16, 6, 150, 22
-    height = top + len(rows) * (bar + gap) + 24
-    longest = max([f.gap or 0.0 for f in rows] + [f.expect_within for f in rows] + [0.001])
-    scale = (width - left - 20) / longest
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="etui-drill-chart" width="{width}" '
-        f'height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
-        f'<text x="0" y="12">{html.escape(report.scenario.name)}: '
-        '<tspan fill="#d08000">detection</tspan> + <tspan fill="#2a8a2a">hand-over</tspan> '
-        "= leaderless gap</text>",
-    ]
-    for i, f in enumerate(rows):
-        y = top + i * (bar + gap)
-        parts.append(f'<text x="0" y="{y + 12}">#{f.index} {html.escape(f.how)}</text>')
-        x = float(left)
-        for value, colour in ((f.detection, "#d08000"), (f.handover, "#2a8a2a")):
-            if value is not None and value > 0:
-                w = max(1.0, value * scale)
-                parts.append(f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar}" fill="{colour}"/>')
-                x += w
-        parts.append(f'<text x="{x + 4:.1f}" y="{y + 12}">{_ms(f.gap)}</text>')
-        limit = left + f.expect_within * scale
-        parts.append(
-            f'<line x1="{limit:.1f}" x2="{limit:.1f}" y1="{y - 2}" y2="{y + bar + 2}" '
-            'stroke="#c00" stroke-dasharray="3,2"/>'
-        )
-    axis_y = top + len(rows) * (bar + gap) + 12
-    parts.append(f'<text x="{left}" y="{axis_y}" fill="#666">0</text>')
-    parts.append(
-        f'<text x="{width - 20}" y="{axis_y}" fill="#666" text-anchor="end">{_ms(longest)} '
-        "(red: expected within)</text>"
-    )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def drill_html(report: DrillReport) -> str:
-    sc = report.scenario
-    rows = [
-        [
-            str(f.index),
-            html.escape(f.how),
-            f"{html.escape(f.old_value)} → {html.escape(f.new_value or '?')}",
-            _ms(f.detection),
-            _ms(f.handover),
-            _ms(f.gap),
-            _ms(f.overlap),
-            "yes" if f.ok else "LATE" if f.complete else "NO",
-        ]
-        for f in report.failovers
-    ]
-    caption = (
-        f"drill {html.escape(sc.name)} · election {text(report.election)} · ttl {sc.ttl} s · "
-        f"{report.candidates} candidates · {'ok' if report.ok else 'NOT OK'}"
-    )
-    table = _table(["#", "how", "old → new", "detection", "hand-over", "gap", "overlap", "ok"], rows, caption)
-    error = f"<p><b>stopped early:</b> {html.escape(report.error)}</p>" if report.error else ""
-    chart = drill_chart_svg(report) if report.failovers else "<p>no fail-over was measured</p>"
-    return f'<div class="etui-drill">{table}{error}{chart}</div>'
 
 
 class DrillResult:

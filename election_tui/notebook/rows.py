@@ -65,7 +65,9 @@ def election_row(view: ElectionView, ttl: TTLLookup, now: float, prefix: bytes =
         "terms": view.terms,
         # None: the change happened before this session looked; the page says so, with a revision.
         "changed": round(view.last_change_time, 3) if view.last_change_time is not None else None,
-        "since_rev": leader.create_revision if leader is not None else None,
+        "since_rev": view.last_change_revision
+        if view.last_change_revision is not None
+        else (leader.create_revision if leader is not None else None),
     }
 
 
@@ -167,7 +169,9 @@ def timeline_row(entry: TimelineEntry, prefix: bytes = b"") -> Row:
         "value": display(entry.value, VALUE_CHARS),
         "lease": lease_hex(entry.lease),
         "rev": entry.revision,
-        "time": round(entry.time, 3),
+        # None: replayed from etcd's history, which keeps no time; the page shows the revision.
+        "time": round(entry.time, 3) if entry.time is not None else None,
+        "history": entry.history,
     }
 
 
@@ -193,4 +197,5 @@ def cluster_row(session: LiveSession) -> Row:
             {"name": display(m.name.encode(), 40), "up": m.up, "leader": m.is_leader} for m in info.members
         ],
         "ours": len(session.fleet),
+        "history": display(info.history.text.encode(), 200) if info.history is not None else None,
     }

@@ -17,6 +17,7 @@ class Needs(Enum):
     NOTHING = ""
     OURS = "one of our candidates"
     OUR_LEADER = "our candidate that leads"
+    MEMBER = "a member of the embedded cluster"
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +134,48 @@ ACTIONS: tuple[Action, ...] = (
         "Stop redrawing to read the screen",
         footer=False,
     ),
+    Action(
+        "cluster",
+        "c",
+        "c",
+        "Cluster",
+        "Show cluster / queue",
+        "Show each etcd member (its own Status) in the Queue's place, or the Queue again",
+        footer=False,  # the footer is full at 80 columns; the panels' titles name the key
+    ),
+    Action(
+        "kill_member",
+        "K",
+        "K",
+        "Kill",
+        "Kill etcd member",
+        "SIGKILL the highlighted member of the embedded cluster (its data stays)",
+        Needs.MEMBER,
+        footer=False,
+        verb="kill",
+    ),
+    Action(
+        "pause_member",
+        "P",
+        "P",
+        "Pause",
+        "Pause / resume etcd member",
+        "SIGSTOP the highlighted member (alive but silent, like a hung machine), or resume it",
+        Needs.MEMBER,
+        footer=False,
+        verb="pause",
+    ),
+    Action(
+        "restart_member",
+        "R",
+        "R",
+        "Restart",
+        "Restart etcd member",
+        "Start the highlighted member again on its own data; it rejoins the cluster",
+        Needs.MEMBER,
+        footer=False,
+        verb="restart",
+    ),
     Action("drill", "d", "d", "Drill", "Run a drill", "Run a failover drill and show its report"),
     Action("help", "question_mark", "?", "Help", "Help", "Keys, what each acts on, and what the states mean"),
 )
@@ -147,5 +190,13 @@ def bindings() -> list[Binding]:
 
 def candidate_keys_hint() -> str:
     """`n launch · r resign · ...`: the keys for our candidates, for that panel's title."""
-    shown = [a for a in ACTIONS if (a.footer and a.needs is not Needs.NOTHING) or a.name == "launch"]
+    shown = [a for a in ACTIONS if (a.footer and a.needs in _CANDIDATE) or a.name == "launch"]
     return " · ".join(f"{a.shown_key} {a.label.lower()}" for a in shown if a.name != "proclaim")
+
+
+def member_keys_hint() -> str:
+    """`K kill · P pause · R restart`: the keys for etcd members, for the Cluster panel's title."""
+    return " · ".join(f"{a.shown_key} {a.label.lower()}" for a in ACTIONS if a.needs is Needs.MEMBER)
+
+
+_CANDIDATE = (Needs.OURS, Needs.OUR_LEADER)

@@ -21,14 +21,16 @@ from textual.events import Resize
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Input, Static
+from textual.widgets import ContentSwitcher, Footer, Input, Static
 
 from .. import _exits
 from ..etcd import ClientConfig, EtcdClient, EtcdError
-from ..live import Feed, LaunchRequest, LiveSession
+from ..live import Feed, LaunchRequest, LiveSession, MemberControl, MemberError, MemberInfo
 from ..model import display
 from ..sim import Candidate, CandidateError
-from .actions import ACTIONS, BY_NAME, bindings, candidate_keys_hint
+from .actions import ACTIONS, BY_NAME, bindings, candidate_keys_hint, member_keys_hint
+from .cluster_panel import ClusterTable, panel_title
+from .drill_chart import DrillChart
 from .drivers import TerminalLost, sturdy_driver
 from .elections import SORTABLE, ElectionsTable
 from .fleet_panel import FleetTable
@@ -36,7 +38,7 @@ from .help import HelpScreen
 from .linetable import LineTable
 from .modals import DrillRequest, DrillScreen, LaunchScreen, ProclaimScreen, ReportScreen
 from .queue import QueueTable
-from .selection import Target, refusal
+from .selection import NOT_CANDIDATES, Target, member_refusal, refusal
 from .status import StatusLine
 from .theme import DEFAULT_THEME, OUR_THEMES, remember_theme, remembered_theme
 from .timeline import Timeline
@@ -44,7 +46,7 @@ from .timeline import Timeline
 FRAME = 1 / 20  # redraw at most 20 times a second, however many events arrive
 TICK = 0.25  # countdowns
 NARROW = 120
-_TABLES = ("elections", "queue", "fleet")  # ids of the tables whose rows actions act on
+_TABLES = ("elections", "queue", "fleet", "cluster")  # ids of the tables whose rows actions act on
 # Every way out revokes our leases first, within this many seconds (an unreachable etcd cannot
 # make it wait longer); the rest of the exit must fit in _exits.GRACE too.
 REVOKE_BUDGET = 1.0
@@ -56,7 +58,6 @@ class ElectionApp(App[int]):
     """Who leads, who waits, how long each lease has left, and what just happened."""
 
     CSS_PATH = "app.tcss"
-    AUTO_FOCUS = "#elections"  # the table actions act on first (never the hidden filter bar)
     TITLE = "election-tui"
     BINDINGS = [
         *bindings(),
@@ -75,8 +76,10 @@ class ElectionApp(App[int]):
         theme: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
+        members: MemberControl | None = None,
     ) -> None:
         super().__init__()
+        self.members = members  # the embedded cluster's members, ours to break (None: attached)
         self.config = config
         self.prefix = prefix
         self.demo = demo
@@ -104,20 +107,28 @@ class ElectionApp(App[int]):
                 panel.border_title = "Elections"
                 yield ElectionsTable(id="elections")
                 yield Static(self._empty_hint(), id="empty-hint")
-            with Vertical(classes="panel", id="queue-panel") as panel:
-                panel.border_title = "Queue"
-                yield QueueTable(id="queue")
+            # A cluster of several members to break starts on the Cluster panel; `c` switches.
+            many = self.members is not None and len(self.members) > 1
+            with ContentSwitcher(id="side", initial="cluster-panel" if many else "queue-panel"):
+                with Vertical(classes="panel", id="queue-panel") as panel:
+                    panel.border_title = "Queue"
+                    yield QueueTable(id="queue")
+                with Vertical(classes="panel", id="cluster-panel") as panel:
+                    panel.border_title = "Cluster"
+                    yield ClusterTable(id="cluster")
             with Vertical(classes="panel", id="fleet-panel") as panel:
                 panel.border_title = f"Our candidates  ({candidate_keys_hint()})"
                 yield FleetTable(id="fleet")
             with Vertical(classes="panel", id="timeline-panel") as panel:
                 panel.border_title = "Timeline"
                 yield Timeline(id="timeline")
-        yield Input(
+        bar = Input(
             placeholder="filter: elections, queue, timeline, ours (enter keeps, escape clears)",
             id="filter-bar",
             compact=True,
         )
+        bar.can_focus = False  # until / opens it: the tables get the focus first
+        yield bar
         yield Footer(compact=True)
 
     @property
@@ -131,6 +142,14 @@ class ElectionApp(App[int]):
     @property
     def fleet_table(self) -> FleetTable:
         return self.query_one(FleetTable)
+
+    @property
+    def cluster_table(self) -> ClusterTable:
+        return self.query_one(ClusterTable)
+
+    @property
+    def cluster_shown(self) -> bool:
+        return self.query_one("#side", ContentSwitcher).current == "cluster-panel"
 
     @property
     def session(self) -> LiveSession:
@@ -161,7 +180,9 @@ class ElectionApp(App[int]):
         self.watch(self, "theme", remember_theme, init=False)  # the palette's "Change theme" too
         self.watch(self.screen, "focused", self._focus_moved)
         self.client = EtcdClient(self.config)
-        self.live = LiveSession(self.client, self.prefix, clock=self.clock, wall=self.wall)
+        self.live = LiveSession(
+            self.client, self.prefix, clock=self.clock, wall=self.wall, members=self.members
+        )
         self.feed = self.live.follow()
         self.live.start()
         self._show_status()
@@ -205,6 +226,8 @@ class ElectionApp(App[int]):
                 self.query_one(Timeline).add(changes.timeline, numbers)
             if changes.fleet or (changes.elections and self._ours_in(changes.elections)):
                 self.fleet_table.sync(self.live.fleet, state)
+            if (changes.reset or changes.cluster) and self.cluster_shown:
+                self._show_cluster()
             self._show_counts()
             self._show_status()
             self.query_one("#empty-hint").display = self.elections.row_count == 0 and not len(self.live.fleet)
@@ -214,9 +237,11 @@ class ElectionApp(App[int]):
             return
         ttl = self.live.ttls(self.clock())
         self.elections.tick(ttl, self.wall())
-        self.queue.tick(ttl)
+        queue = [] if self.cluster_shown else self.queue.leases()  # only what is on screen
+        if queue:
+            self.queue.tick(ttl)
         self.fleet_table.tick()
-        self.feed.show_leases(self.elections.visible_leases() + self.queue.leases())
+        self.feed.show_leases(self.elections.visible_leases() + queue)
 
     def _show_queue(self) -> None:
         live = self.session
@@ -225,6 +250,12 @@ class ElectionApp(App[int]):
         ours = {c.key: c for c in live.fleet if c.key is not None}
         self.queue.show(view, ours, live.ttls(self.clock()))
         self._show_counts()
+
+    def _show_cluster(self) -> None:
+        info = self.session.cluster
+        self.cluster_table.sync(info)
+        switch = f"{BY_NAME['cluster'].shown_key} queue"
+        self.query_one("#cluster-panel").border_title = panel_title(info, switch, member_keys_hint())
 
     def _show_counts(self) -> None:
         """Panel titles say how many rows each has (and how many the filter hides)."""
@@ -236,13 +267,19 @@ class ElectionApp(App[int]):
         elections = self.elections.row_count
         self.query_one(
             "#elections-panel"
-        ).border_title = f"Elections ({count(elections, len(live.state.names()))})"
+        ).border_title = f"Elections ({count(elections, live.state.election_count())})"
         queue = f"Queue · {display(self.selected, 40)} ({self.queue.row_count})" if self.selected else "Queue"
+        if self.members is not None:  # a cluster of ours to break: say where its panel is
+            queue += f"  ({BY_NAME['cluster'].shown_key} cluster)"
         self.query_one("#queue-panel").border_title = queue
         self.query_one(
             "#fleet-panel"
         ).border_title = f"Our candidates ({count(self.fleet_table.row_count, len(live.fleet))})  ({candidate_keys_hint()})"
-        self.query_one("#timeline-panel").border_title = f"Timeline ({len(self.query_one(Timeline))})"
+        title = f"Timeline ({len(self.query_one(Timeline))})"
+        history = live.cluster.history
+        if history is not None and history.done:  # how far back it reaches (dim lines: replayed)
+            title += f" · {history.text}"
+        self.query_one("#timeline-panel").border_title = title
 
     def _ours_in(self, elections: set[bytes]) -> bool:
         """Whether one of our candidates campaigns in one of `elections` (its row may show a new value)."""
@@ -292,6 +329,9 @@ class ElectionApp(App[int]):
 
     def _ours(self, action: str) -> Candidate | None:
         """Our candidate that `action` acts on, or None after telling the user why not."""
+        if self._active_table == "cluster":
+            self.notify(NOT_CANDIDATES, severity="warning")
+            return None
         target = self.target()
         reason = refusal(BY_NAME[action], target)
         if reason is not None:
@@ -390,10 +430,74 @@ class ElectionApp(App[int]):
         if (cand := self._ours("remove")) is not None:
             self._act(self.session.remove(cand), f"#{cand.id} removed")
 
+    # -- etcd members (an embedded cluster's; the panel shows what their Status says) ---------
+
+    def action_cluster(self) -> None:
+        """Switch the Queue's place between the Queue and the Cluster panel."""
+        side = self.query_one("#side", ContentSwitcher)
+        if side.current == "cluster-panel":
+            side.current = "queue-panel"
+            if self._active_table == "cluster":
+                self.elections.focus()
+            self._show_queue()
+        else:
+            side.current = "cluster-panel"
+            self._show_cluster()
+            self.cluster_table.focus()
+
+    def _member(self, action: str) -> MemberInfo | None:
+        """The highlighted member of the Cluster table in use, or None after saying why not."""
+        member = self.cluster_table.selected() if self.cluster_shown else None
+        reason = member_refusal(
+            BY_NAME[action], member, in_use=self._active_table == "cluster", shown=self.cluster_shown
+        )
+        if reason is not None:
+            self.notify(reason, severity="warning")
+            return None
+        return member
+
+    def _member_act(self, work: Awaitable[object], doing: str, done: str) -> None:
+        """A member action on its thread: its progress and outcome as notifications."""
+
+        async def run() -> None:
+            self.notify(doing, timeout=3)
+            try:
+                await work
+            except MemberError as err:
+                self.notify(str(err), title="Member action failed", severity="error", timeout=8)
+                return
+            self.notify(done, timeout=4)
+
+        self.run_worker(run(), group="members")
+
+    def action_kill_member(self) -> None:
+        if (member := self._member("kill_member")) is not None:
+            name = display(member.name.encode(), 40)
+            self._member_act(self.session.kill_member(member), f"killing {name}…", f"{name} killed (SIGKILL)")
+
+    def action_pause_member(self) -> None:
+        if (member := self._member("pause_member")) is not None:
+            name = display(member.name.encode(), 40)
+            verb = "resuming" if member.process == "paused" else "pausing"
+            self._member_act(
+                self.session.toggle_pause_member(member),
+                f"{verb} {name}…",
+                f"{name} {verb.removesuffix('ing')}d",
+            )
+
+    def action_restart_member(self) -> None:
+        if (member := self._member("restart_member")) is not None:
+            name = display(member.name.encode(), 40)
+            self._member_act(
+                self.session.restart_member(member),
+                f"restarting {name}…",
+                f"{name} restarted (the panel shows when it knows a raft leader)",
+            )
+
     def action_filter(self) -> None:
         """k9s' `/`: a filter that applies as you type, to every panel."""
         bar = self.query_one("#filter-bar", Input)
-        bar.display = True
+        bar.display = bar.can_focus = True
         bar.value = self.filter_text
         bar.focus()
 
@@ -406,7 +510,8 @@ class ElectionApp(App[int]):
         self._close_filter_bar()
 
     def _close_filter_bar(self) -> None:
-        self.query_one("#filter-bar", Input).display = False
+        bar = self.query_one("#filter-bar", Input)
+        bar.display = bar.can_focus = False  # hidden, it must never take the focus (or keys)
         self.elections.focus()
 
     def _apply_filter(self, text: str) -> None:
@@ -432,7 +537,7 @@ class ElectionApp(App[int]):
     def action_sort(self) -> None:
         """Sort Elections by the next column (a click on a header sorts by that one)."""
         columns = list(SORTABLE)
-        current = (self.elections.sorted_by or ("name", False))[0]
+        current = self.elections.sort[0]
         self._sort(columns[(columns.index(current) + 1) % len(columns)])
 
     @on(LineTable.HeaderClicked, "#elections")
@@ -444,7 +549,7 @@ class ElectionApp(App[int]):
             return
         self.elections.sort_by(column)
         self.elections.sync(self.live.state, None, self.live.ttls(self.clock()), self.wall())
-        by, descending = self.elections.sorted_by or (column, False)
+        by, descending = self.elections.sort
         self.notify(f"elections sorted by {by}{' (descending)' if descending else ''}", timeout=2)
 
     def action_pause_view(self) -> None:
@@ -496,7 +601,11 @@ class ElectionApp(App[int]):
                 on_removal=self.session.state.expect_removal,  # the timeline says why keys went
                 election_prefix=self.prefix,
                 pace=request.pace,
+                members=self.members,
             )
+        except ScenarioError as err:  # e.g. a member drill on an attached cluster: refused at once
+            self.notify(str(err), title="Drill refused", severity="error", timeout=10)
+            return
         except EtcdError as err:
             self.notify(str(err), title="Drill failed", severity="error")
             return
@@ -509,7 +618,12 @@ class ElectionApp(App[int]):
             f"{stem}.json": json.dumps(to_json(report), indent=2),
         }
         await self.push_screen(
-            ReportScreen(f"Drill report · {scenario.name}", format_text(report, width=width), files)
+            ReportScreen(
+                f"Drill report · {scenario.name}",
+                format_text(report, width=width),
+                files,
+                picture=DrillChart(report, id="drill-chart"),
+            )
         )
 
     def action_help(self) -> None:
@@ -594,13 +708,16 @@ def run_dashboard(
     embedded: bool = False,
     pace: float = 0.0,
     theme: str | None = None,
+    members: MemberControl | None = None,
 ) -> int:
     """Run the app as this process's main; every way out revokes our leases first.
 
     q and Ctrl+C exit 0, and so do SIGTERM and SIGINT; SIGHUP or a terminal that went away exits
     129. A way out that gets stuck ends the process anyway (`_exits`: 128 + the signal's number).
     """
-    app = ElectionApp(config, prefix=prefix.encode(), demo=demo, embedded=embedded, pace=pace, theme=theme)
+    app = ElectionApp(
+        config, prefix=prefix.encode(), demo=demo, embedded=embedded, pace=pace, theme=theme, members=members
+    )
 
     async def main() -> int:
         loop = asyncio.get_running_loop()

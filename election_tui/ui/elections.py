@@ -53,14 +53,19 @@ class ElectionsTable(LineTable[bytes]):
     def _visible(self, view: ElectionView) -> bool:
         return matches(self.filter_text.lower(), view.name, view.value or b"")
 
+    @property
+    def sort(self) -> tuple[str, bool]:
+        """(column, descending): what the rows are sorted by."""
+        return self.sorted_by or ("name", False)
+
     def sort_by(self, column: str) -> None:
         """Sort by `column` from the next full sync; the same column again flips the direction."""
-        current, was = self.sorted_by or ("name", False)
+        current, was = self.sort
         self.sorted_by = (column, not was if column == current else False)
 
     def _ordered(self, names: Iterable[bytes]) -> list[bytes]:
-        column, descending = self.sorted_by or ("name", False)
-        return sorted(names, key=self._sort_keys.__getitem__, reverse=descending) if column else list(names)
+        descending = self.sort[1]
+        return sorted(names, key=self._sort_keys.__getitem__, reverse=descending)
 
     def sync(
         self, state: ElectionState, changed: Iterable[bytes] | None, ttl: TTLLookup, wall: float
@@ -96,7 +101,7 @@ class ElectionsTable(LineTable[bytes]):
         lease = leader.lease if leader else 0
         self._leases[view.name] = lease
         self._changed_at[view.name] = view.last_change_time
-        self._sort_keys[view.name] = (_SORTS[(self.sorted_by or ("name", False))[0]](view), view.name)
+        self._sort_keys[view.name] = (_SORTS[self.sort[0]](view), view.name)
         self.set_row(
             view.name,
             (
@@ -106,7 +111,7 @@ class ElectionsTable(LineTable[bytes]):
                 _ttl_cell(lease, ttl),  # now, not at the next tick: a new leader's, not the old one's
                 Text(str(len(view.candidates))),
                 Text(str(view.terms)),
-                _changed_cell(view.last_change_time, leader.create_revision if leader else None, wall),
+                _changed_cell(view.last_change_time, _since(view), wall),
             ),
         )
 
@@ -134,8 +139,15 @@ def _ttl_cell(lease: int, ttl: TTLLookup) -> Text:
     return ttl_bar(ttl(lease)) if lease else Text("")
 
 
+def _since(view: ElectionView) -> int | None:
+    """The revision of the last change when history told it, else the leader key's creation."""
+    if view.last_change_revision is not None:
+        return view.last_change_revision
+    return view.leader.create_revision if view.leader else None
+
+
 def _changed_cell(changed_at: float | None, leader_revision: int | None, wall: float) -> Text:
-    """The age of a change this process saw; else the leader's revision, "before start"."""
+    """The age of a change this process saw; else its revision (or the leader's), "before start"."""
     if changed_at is not None:
         return Text(age(wall - changed_at), style="dim")
     since = f"r{leader_revision} " if leader_revision is not None else ""

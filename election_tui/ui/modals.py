@@ -13,6 +13,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.validation import ValidationResult, Validator
+from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static
 
 from ..live import LAUNCH_CHECKS, Check, LaunchRequest, pace_problem, parse_launch, value_problem
@@ -178,11 +179,17 @@ class ReportScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,enter", "close", "Close"), Binding("s", "save", "Save")]
 
     def __init__(
-        self, title: str, body: str, files: dict[str, str] | None = None, directory: Path | None = None
+        self,
+        title: str,
+        body: str,
+        files: dict[str, str] | None = None,
+        directory: Path | None = None,
+        picture: Widget | None = None,
     ) -> None:
         super().__init__()
         self._title = title
         self._body = body
+        self._picture = picture  # shown above the text (a drill's chart)
         self._files = files or {}
         self._directory = directory
         self.saved: list[Path] = []
@@ -192,6 +199,8 @@ class ReportScreen(ModalScreen[None]):
             hint = "  (s saves it as " + " and ".join(Path(n).suffix[1:] for n in self._files) + ")"
             yield Label(self._title + (hint if self._files else ""), classes="dialog-title")
             with VerticalScroll():
+                if self._picture is not None:
+                    yield self._picture
                 yield Static(Text(self._body), id="report-body")
             yield Button("Close", id="close")
 

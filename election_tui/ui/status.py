@@ -1,4 +1,4 @@
-"""The status line: endpoint, connection, revision, raft leader, members, view state."""
+"""The status line: connection, what is wrong with the cluster, endpoint, revision, raft, view state."""
 
 from __future__ import annotations
 
@@ -24,19 +24,33 @@ def status_text(
     text.append(f" {label} ", style=f"{style} reverse" if info.connection != "connected" else style)
     if activity:
         text.append(f" ▶ {activity} ", style="bold black on yellow")
+    # What is wrong with the cluster comes first: a long line is cut at the right.
+    if info.quorum is False and len(info.members) > 1:  # one member down: the connection says it
+        text.append(
+            f" ✖ NO QUORUM: {info.members_up} of {len(info.members)} members answer ",
+            style="bold white on red",
+        )
+    if len(info.members) > 1:  # one member: the connection says it all
+        for member in info.members:
+            state = member.state
+            if state != "up":
+                text.append(f"  {member.name}", style="red strike")
+                text.append(f" {state}", style="bold red" if state == "down" else "bold yellow")
     text.append(f" {info.endpoint}", style="bold")
     text.append(f"  rev {info.revision}")
     if info.loading is not None:
         read, total = info.loading
         text.append(f"  reading keys: {read:,} / {total:,}…", style="bold yellow")
+    if info.history is not None and not info.history.done:
+        text.append(f"  {info.history.text}", style="bold yellow")
     if info.leader_member:
         text.append(f"  raft leader {info.leader_member}")
+    elif len(info.members) > 1 and info.members_up:
+        text.append("  raft leader none", style="bold red")
     if info.version:
         text.append(f"  etcd {info.version}", style="dim")
-    for member in info.members:
-        text.append(f"  {member.name}", style="green" if member.up else "red strike")
-        if not member.up:
-            text.append(" down", style="bold red")
+    if len(info.members) > 1:
+        text.append(f"  members {info.members_up}/{len(info.members)} up", style="dim")
     if ours:
         text.append(f"  ours {ours}", style="cyan")
     if paused:

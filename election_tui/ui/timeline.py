@@ -19,9 +19,15 @@ LINE_WIDTH = 106  # what entry_text() needs for a full line
 
 
 def entry_text(entry: TimelineEntry, number: int | None = None) -> Text:
-    """One line; `number` is our candidate's (#3), so candidates with one value can be told apart."""
-    stamp = time.strftime("%H:%M:%S", time.localtime(entry.time))
-    text = Text(f"{stamp} ", style="dim")
+    """One line; `number` is our candidate's (#3), so candidates with one value can be told apart.
+
+    An entry replayed from etcd's history has no clock time (etcd keeps none): "history" stands
+    in its place and the whole line is dim, its revision being what is known.
+    """
+    if entry.time is None:
+        text = Text("history  ", style="dim italic")
+    else:
+        text = Text(time.strftime("%H:%M:%S ", time.localtime(entry.time)), style="dim")
     text.append(f"r{entry.revision:<6} ", style="dim")
     text.append(f"{entry.kind:<11}", style=TIMELINE_STYLES.get(entry.kind, ""))  # "proclaimed" + a space
     name = literal(entry.election, 24, "bold")
@@ -34,6 +40,8 @@ def entry_text(entry: TimelineEntry, number: int | None = None) -> Text:
     text.append_text(value)
     if entry.lease:
         text.append(f"{entry.lease:x}", style="dim")
+    if entry.time is None:
+        text.stylize("dim")
     return text
 
 

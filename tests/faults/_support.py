@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from helpers import cmdline
+
 from election_tui.etcd import EtcdClient, Event, WatchEvents, may_be_candidate_key
 from election_tui.live import ConnectionState, LiveSession
 from election_tui.model import ElectionState
@@ -239,47 +241,6 @@ def run_cli(args: Sequence[str | bytes], *, timeout: float, env: dict[str, str] 
 
 
 # --- processes, read from /proc (our own children's trees; never looked up by name) ----------
-
-
-def proc_state(pid: int) -> str | None:
-    """The state letter of /proc/<pid>/stat (R, S, D, T, Z, ...), or None when there is no such pid."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return text[text.rindex(")") + 2 :][:1]
-
-
-def alive(pid: int) -> bool:
-    """Running or sleeping; a zombie (exited, not reaped by whoever inherited it) counts as gone."""
-    return proc_state(pid) not in (None, "Z", "X")
-
-
-def children(pid: int) -> list[int]:
-    """The child processes of every thread of `pid` (a child belongs to the thread that forked it)."""
-    found: list[int] = []
-    for path in Path(f"/proc/{pid}/task").glob("*/children"):
-        with contextlib.suppress(OSError):
-            found += [int(child) for child in path.read_text().split()]
-    return found
-
-
-def descendants(pid: int) -> list[int]:
-    out: list[int] = []
-    todo = children(pid)
-    while todo:  # bounded: a process tree is finite and has no cycles
-        child = todo.pop()
-        out.append(child)
-        todo += children(child)
-    return out
-
-
-def cmdline(pid: int) -> list[str]:
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return []
-    return raw.decode(errors="replace").split("\0")[:-1]
 
 
 def etcd_data_root(pid: int) -> Path:

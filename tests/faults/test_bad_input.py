@@ -135,7 +135,7 @@ def test_the_cli_campaign_echoes_its_value_escaped(etcd: EmbeddedEtcd, prefix: b
 
 # gRPC's C core logs in glog's format: a severity letter, MMDD, then the time.
 _GRPC_LOG = re.compile(r"^[DIWEF]\d{4} \d\d:\d\d:\d\d")
-_SHIPPED = "crash, expiry, partition, resign"
+_SHIPPED = "crash, expiry, no-quorum, partition, raft-leader, resign"
 
 
 def _refused(args: Sequence[str | bytes], env: dict[str, str] | None = None) -> str:
@@ -353,6 +353,12 @@ def test_a_serve_port_out_of_range_is_refused(port: str) -> None:
     assert "--port" in line and "1 to 65535" in line
 
 
+@pytest.mark.parametrize("flag", ["--dial-timeout", "--command-timeout"])
+def test_a_connection_flag_before_the_subcommand_counts_too(flag: str) -> None:
+    line = _refused([flag, "0", "leader", "x", *_unreached()])
+    assert f"{flag} must be a positive number" in line
+
+
 @pytest.mark.parametrize("pace", ["-1", "61", "٣", "nan", "1e3", "", "0.0001"])
 @pytest.mark.parametrize("where", [[], ["drill", "resign"], ["serve"]], ids=["dashboard", "drill", "serve"])
 def test_a_pace_that_is_not_seconds_in_range_is_refused(where: list[str], pace: str) -> None:
@@ -370,6 +376,12 @@ def test_an_unknown_theme_is_refused_with_the_known_ones(where: list[str]) -> No
 def test_a_serve_font_size_out_of_range_is_refused(size: str) -> None:
     line = _refused(["serve", f"--font-size={size}"])
     assert "--font-size" in line and "8 to 64" in line
+
+
+@pytest.mark.parametrize("where", ["/no/such/dir/report.html", "/tmp"], ids=["no-dir", "a-dir"])
+def test_a_drill_html_file_that_cannot_be_written_is_refused_before_the_drill(where: str) -> None:
+    line = _refused(["drill", "resign", f"--html={where}"])
+    assert "--html" in line
 
 
 def test_serve_on_a_port_in_use_is_refused_before_anything_starts() -> None:

@@ -30,24 +30,14 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from helpers import eventually, stop_process
+from helpers import alive, children, cmdline, descendants, eventually, stop_process
 
 from election_tui._exits import GRACE
 from election_tui.embedded import EmbeddedEtcd
 from election_tui.etcd import EtcdClient
 from election_tui.live import DEMO_ELECTIONS
 
-from ._support import (
-    ClientFactory,
-    alive,
-    children,
-    cli_env,
-    closed_port,
-    cmdline,
-    descendants,
-    etcd_data_root,
-    wchan,
-)
+from ._support import ClientFactory, cli_env, closed_port, etcd_data_root, wchan
 
 pytestmark = pytest.mark.fault
 

@@ -28,34 +28,24 @@ function cell(row, text, cls) {
 }
 
 function ttlCell(row, deadline, granted, held) {
+  // `held`: etcd's last answer, drawn as "≥N s" and never counted below it; `deadline`: a
+  // countdown the page animates with its own clock; neither: unknown ("…") or no lease ("").
   const td = h("td", "etui-ttl-cell");
-  if (held !== null && held !== undefined) {
-    // etcd's last answer, held between polls: never counted below what etcd said.
-    const box = h("span", "etui-ttl");
-    box.dataset.held = String(held);
-    box.dataset.granted = String(granted || 0);
-    const bar = h("span", "etui-bar");
-    bar.appendChild(h("span", "etui-fill"));
-    box.appendChild(bar);
-    box.appendChild(h("span", "etui-secs"));
-    td.appendChild(box);
-    row.appendChild(td);
-    return td;
-  }
-  if (deadline === null || deadline === undefined) {
+  row.appendChild(td);
+  const isHeld = held !== null && held !== undefined;
+  if (!isHeld && (deadline === null || deadline === undefined)) {
     td.textContent = deadline === null ? "…" : "";
-    row.appendChild(td);
     return td;
   }
   const box = h("span", "etui-ttl");
-  box.dataset.deadline = String(deadline);
+  if (isHeld) box.dataset.held = String(held);
+  else box.dataset.deadline = String(deadline);
   box.dataset.granted = String(granted || 0);
   const bar = h("span", "etui-bar");
   bar.appendChild(h("span", "etui-fill"));
   box.appendChild(bar);
   box.appendChild(h("span", "etui-secs"));
   td.appendChild(box);
-  row.appendChild(td);
   return td;
 }
 
@@ -341,15 +331,22 @@ function render({ model, el }) {
   function drawTimeline() {
     const fresh = document.createDocumentFragment();
     for (const e of model.get("timeline") || []) {
-      const li = h("li", `etui-event k-${e.kind}`);
-      const at = new Date(e.time * 1000);
-      li.appendChild(h("span", "etui-dim", `${at.toLocaleTimeString()} r${e.rev} `));
+      const li = h("li", `etui-event k-${e.kind}${e.history ? " etui-history" : ""}`);
+      // A replayed entry has no time (etcd keeps none with a revision): its revision says when.
+      const when = e.time === null ? "history" : new Date(e.time * 1000).toLocaleTimeString();
+      li.appendChild(h("span", "etui-dim", `${when} r${e.rev} `));
       li.appendChild(h("span", "etui-kind", e.kind));
       li.appendChild(h("span", "etui-name", ` ${e.election} `));
       li.appendChild(h("span", "etui-value", e.value));
       fresh.appendChild(li);
     }
     timelineList.replaceChildren(fresh);
+    drawTimelineHeading();
+  }
+
+  function drawTimelineHeading() {
+    const c = model.get("cluster") || {};
+    timeline.heading.textContent = c.history ? `Timeline · ${c.history}` : "Timeline";
   }
 
   function drawNotice() {
@@ -409,7 +406,10 @@ function render({ model, el }) {
     ["change", () => {
       lastUpdate = performance.now();
     }],
-    ["change:cluster", drawStatus],
+    ["change:cluster", () => {
+      drawStatus();
+      drawTimelineHeading();
+    }],
     ["change:elections change:selected change:election_count change:offset", drawElections],
     ["change:queue", drawQueue],
     ["change:fleet", drawFleet],
