@@ -28,6 +28,7 @@ from election_tui.etcd import (
     candidate_key,
 )
 from election_tui.etcd._pb import v3election_pb2, v3election_pb2_grpc
+from election_tui.etcd.errors import from_rpc_error
 from election_tui.etcd.witness import WITNESS_MAX_AHEAD
 
 pytestmark = pytest.mark.etcd_versions  # each test once per etcd version (conftest)
@@ -417,20 +418,36 @@ async def _gauge_at_most(etcd: EmbeddedEtcd, name: str, value: float) -> bool:
     return await gauge(etcd, name) <= value
 
 
+async def etcd_campaign_waits(etcd: EmbeddedEtcd, watchers: float) -> None:
+    """Wait until etcd's own Campaign has stood on the key our Txn put and waits for the older
+    ones: it watches only then (after its txn), so its watcher beside our witness's (etcd had
+    `watchers` before the campaign began) proves the lease no longer matters to it. Seeing our
+    key alone is not enough: the Txn puts it before the Campaign RPC is even sent."""
+    await eventually(
+        lambda: _gauge_at_least(etcd, "etcd_debugging_mvcc_watcher_total", watchers + 2),
+        timeout=BOUND,
+        what="etcd's Campaign watching beside our witness",
+    )
+
+
 async def test_a_waiting_candidate_whose_key_was_deleted_does_not_falsely_win(
-    client: EtcdClient, grant: Grant, prefix: bytes
+    client: EtcdClient, etcd: EmbeddedEtcd, grant: Grant, prefix: bytes
 ) -> None:
     """etcd answers "elected" here too: its Campaign waits for the older keys, never for ours."""
     name = prefix + b"election"
     leader = await client.campaign(name, await grant(), b"leader")
     lease = await grant()
+    watchers = await gauge(etcd, "etcd_debugging_mvcc_watcher_total")
     doomed = asyncio.create_task(client.campaign(name, lease, b"doomed"))
-    await queued(client, name, 2)
+    await etcd_campaign_waits(etcd, watchers)
 
     assert await client.delete(candidate_key(name, lease)) == 1
     await client.resign(leader)
 
-    with pytest.raises(NotLeaderError, match="no longer exists"):
+    with pytest.raises(
+        NotLeaderError,
+        match=r"no longer exists at revision \d+ as the oldest of the election \(it went while",
+    ):
         await asyncio.wait_for(doomed, BOUND)
     with pytest.raises(NoLeaderError):
         await client.leader(name)
@@ -445,19 +462,24 @@ async def test_a_waiting_retry_whose_key_went_does_not_falsely_win(
     name = prefix + b"election"
     leader = await client.campaign(name, await grant(), b"leader")
     lease = await grant()
-    await client.put(candidate_key(name, lease), b"doomed", lease=lease)
+    await client.put(candidate_key(name, lease), b"earlier", lease=lease)
     doomed = asyncio.create_task(client.campaign(name, lease, b"doomed"))
-    await asyncio.sleep(0.3)  # waiting in etcd's Campaign
-    assert not doomed.done()
+    # etcd's Campaign proclaims the new value of the key it found, then waits: the value says so.
+    await eventually(
+        lambda: _value_is(client, candidate_key(name, lease), b"doomed"), timeout=BOUND, what="proclaimed"
+    )
 
     if how == "lease revoked":
         await client.lease_revoke(lease)
     else:
         await client.delete(candidate_key(name, lease))
     await queued(client, name, 1)
+    assert not doomed.done()  # etcd's Campaign waits on, for the leader's key only
     await client.resign(leader)
 
-    with pytest.raises(NotLeaderError, match="no longer exists"):
+    # A lease gone needs a new one (LeaseNotFound); a key deleted by hand, a new campaign.
+    refusal = LeaseNotFound if how == "lease revoked" else NotLeaderError
+    with pytest.raises(refusal, match=r"the campaign returned, but .*no longer exists"):
         await asyncio.wait_for(doomed, BOUND)
     with pytest.raises(NoLeaderError):
         await client.leader(name)
@@ -518,26 +540,52 @@ async def test_cancelling_a_waiting_campaign_withdraws_the_candidate_key(
 
 
 async def test_a_waiting_candidate_whose_lease_was_revoked_does_not_falsely_win(
-    client: EtcdClient, grant: Grant, prefix: bytes
+    client: EtcdClient, etcd: EmbeddedEtcd, grant: Grant, prefix: bytes
 ) -> None:
-    """etcd 3.5.1 answers such a candidate "elected" once the leader resigns (etcd-io/etcd#19597);
-    the client re-checks its key and refuses the false win."""
+    """etcd 3.4 and 3.5 answer such a candidate "elected" once the leader resigns
+    (etcd-io/etcd#19597); the client refuses the false win, as LeaseNotFound: the lease is gone."""
     name = prefix + b"election"
     leader = await client.campaign(name, await grant(), b"leader")
     doomed_lease = await grant()
+    watchers = await gauge(etcd, "etcd_debugging_mvcc_watcher_total")
     doomed = asyncio.create_task(client.campaign(name, doomed_lease, b"doomed"))
-    await queued(client, name, 2)
+    await etcd_campaign_waits(etcd, watchers)
 
     await client.lease_revoke(doomed_lease)
     await queued(client, name, 1)
     assert not doomed.done()  # still waiting behind the leader, its own key already gone
     await client.resign(leader)
 
-    with pytest.raises((NotLeaderError, LeaseNotFound)) as refused:
+    with pytest.raises(LeaseNotFound, match=f"the campaign returned, but its lease {doomed_lease:x} is gone"):
         await asyncio.wait_for(doomed, BOUND)
-    assert "no longer exists" in str(refused.value) or isinstance(refused.value, LeaseNotFound)
     with pytest.raises(NoLeaderError):
         await client.leader(name)
+
+
+async def test_etcd_refuses_at_once_a_campaign_whose_lease_went_before_it_stood(
+    client: EtcdClient, etcd: EmbeddedEtcd, grant: Grant, prefix: bytes
+) -> None:
+    """The other order of the same loss: the lease (so the key our Txn put) goes before etcd's
+    Campaign puts or adopts the key. etcd 3.4 and 3.5 then answer at once, UNKNOWN "requested
+    lease not found", which the client maps to the same LeaseNotFound as the refused win above."""
+    name = prefix + b"election"
+    leader = await client.campaign(name, await grant(), b"leader")
+    lease = await grant()
+    key = candidate_key(name, lease)
+    await client.txn([Compare("create", key, "==", 0)], [Op.put(key, b"doomed", lease=lease)])
+    await client.lease_revoke(lease)
+    async with grpc.aio.insecure_channel(etcd.endpoints[0]) as channel:  # the raw RPC, not our client
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await v3election_pb2_grpc.ElectionStub(channel).Campaign(
+                v3election_pb2.CampaignRequest(name=name, lease=lease, value=b"doomed"), timeout=BOUND
+            )
+
+    assert (refused.value.code(), refused.value.details()) == (
+        grpc.StatusCode.UNKNOWN,
+        "etcdserver: requested lease not found",
+    )
+    assert isinstance(from_rpc_error(refused.value), LeaseNotFound)
+    assert await candidates(client, name) == [leader.key]  # nothing put on the dead lease
 
 
 # -- observe --------------------------------------------------------------------------------

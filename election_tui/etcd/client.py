@@ -431,7 +431,9 @@ class EtcdClient:
         withdraws our candidate key, as etcd's own Campaign does; in the background, so giving
         up is never held up by an etcd that does not answer (if it never answers, the key goes
         with the lease). A campaign whose key vanished while it waited (etcd-io/etcd#19597)
-        raises NotLeaderError instead of lying.
+        raises instead of lying: LeaseNotFound if its lease is gone (revoked or expired; at once
+        if that happened before etcd's Campaign stood, else when etcd answers), NotLeaderError if
+        only the key was deleted.
 
         Nobody to wait for costs one round trip: a Txn puts our key `<name>/<lease hex>` if it
         is absent and, in the same revision, reads the election's oldest key; if that is ours we
@@ -540,14 +542,32 @@ class EtcdClient:
                 )
             seen = None if witness is None else witness.verdict(leader)
             if not (await self._leads(leader, answered_by) if seen is None else seen):
-                raise NotLeaderError(
-                    f"the campaign returned, but key {leader.key!r} no longer exists at revision "
-                    f"{leader.rev} as the oldest of the election (it went while the campaign waited)"
-                )
+                raise await self._false_win(leader)
             return leader
         finally:
             if witness is not None:
                 witness.release()
+
+    async def _false_win(self, leader: LeaderKey) -> EtcdError:
+        """What to raise for a refused win: LeaseNotFound if our lease is gone, else NotLeaderError.
+
+        A lease revoked (or expired) while its candidate waited takes the key with it, and etcd
+        still answers "elected" later; a lease gone just before etcd's Campaign put the key is
+        answered LeaseNotFound at once (etcd 3.4 and 3.5 alike). Both are the same loss, and the
+        caller's remedy is a new lease, so both raise LeaseNotFound. A key deleted under a live
+        lease is NotLeaderError: campaigning again on that lease can win. One more request, only
+        on this rare path; if it fails the win is refused all the same.
+        """
+        where = (
+            f"key {leader.key!r} no longer exists at revision {leader.rev} as the oldest of the "
+            "election (it went while the campaign waited)"
+        )
+        with contextlib.suppress(EtcdError):
+            if (await self.lease_time_to_live(leader.lease)).ttl < 0:  # -1: expired or revoked
+                return LeaseNotFound(
+                    f"the campaign returned, but its lease {leader.lease:x} is gone and its {where}"
+                )
+        return NotLeaderError(f"the campaign returned, but {where}")
 
     async def _leads(self, leader: LeaderKey, answered_by: int) -> bool:
         """Whether `leader.key` is the election's oldest key: etcd answered "elected" to a

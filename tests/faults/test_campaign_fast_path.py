@@ -1,4 +1,4 @@
-"""Case 13: the campaign's fast paths under faults.
+"""Case 14: the campaign's fast paths under faults.
 
 - A campaign cancelled while its Txn is on the wire (etcd paused) ends at once but does not
   cancel that Txn, which etcd may apply all the same: when the answer comes, the client
@@ -20,7 +20,7 @@ from election_tui.etcd import EtcdClient, EventType, WatchEvents, candidate_key
 
 from ._support import ClientFactory
 
-pytestmark = pytest.mark.fault
+pytestmark = [pytest.mark.fault, pytest.mark.etcd_versions]  # each test on etcd 3.5 and 3.4
 
 
 async def test_a_campaign_cancelled_while_its_txn_is_unanswered_withdraws_the_key_it_put(
@@ -59,6 +59,11 @@ async def _empty(client: EtcdClient, name: bytes) -> bool:
     return (await client.get_prefix(name + b"/")).kvs == ()
 
 
+async def _value_is(client: EtcdClient, key: bytes, value: bytes) -> bool:
+    kv = await client.get(key)
+    return kv is not None and kv.value == value
+
+
 async def test_the_check_after_a_waited_campaign_reads_from_the_member_that_answered(
     etcd: EmbeddedEtcd, own_etcd: EmbeddedEtcd, prefix: bytes, clients: ClientFactory
 ) -> None:
@@ -72,9 +77,12 @@ async def test_the_check_after_a_waited_campaign_reads_from_the_member_that_answ
     leader = await direct.campaign(name, (await direct.lease_grant(30)).id, b"leader")
     lease = await direct.lease_grant(30)
     # A key that stood before the campaign: no witness watch, the read decides.
-    await direct.put(candidate_key(name, lease.id), b"me", lease=lease.id)
+    await direct.put(candidate_key(name, lease.id), b"earlier", lease=lease.id)
     waiting = asyncio.create_task(both.campaign(name, lease.id, b"me"))
-    await asyncio.sleep(0.3)  # waiting in etcd's Campaign, at the first endpoint
+    # etcd's Campaign proclaims the new value of the key it found, then waits: the value says so.
+    await eventually(
+        lambda: _value_is(direct, candidate_key(name, lease.id), b"me"), timeout=5, what="proclaimed"
+    )
     assert not waiting.done()
 
     await both.status(1)  # connected to the second endpoint too (a hung connection, not a refused one)
