@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/client.py            # full run, < 3 minutes
     .venv/bin/python bench/client.py --quick    # smaller counts, < 1 minute
+    .venv/bin/python bench/client.py --old DIR  # this code and the code in DIR: new, old, old, new
 
 Everything runs against one throwaway local etcd (EmbeddedEtcd, loopback only). See
 bench/README.md for what each figure means.
@@ -15,13 +16,18 @@ import contextlib
 import functools
 import gc
 import itertools
+import json
 import math
+import os
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -43,6 +49,14 @@ from election_tui.etcd.connection import _CHANNEL_OPTIONS
 WIDTH = 64  # concurrency of the "64 concurrent" runs: asyncio.gather over batches of this many
 STUB_TIMEOUT = 5.0  # the stub calls carry a deadline like our client's (its default timeout is 5 s)
 OP_TARGET = 1.15  # ours_time / stub_time
+# Issue 12's stricter targets, as speed (stub_time / ours_time) per (op, mode).
+SPEED_TARGETS = {
+    ("put", "64 concurrent"): 0.9,
+    ("range (get)", "64 concurrent"): 0.9,
+    ("campaign+resign", "64 concurrent"): 0.95,
+}
+FAILOVER_RAW_TARGET = 1.1  # ours / raw stub waiter (median)
+WATCH_TARGET = 0.9  # events/s ours / stub
 SEQ_CHUNK = 10  # ops per alternation in the sequential runs
 CONC_CHUNK = WIDTH  # ops per alternation in the concurrent runs: one batch
 FAILOVER_TARGET = 1.2  # ours / etcdctl (median)
@@ -53,6 +67,7 @@ LONG_TTL = 600  # leases that must not expire during the run
 SETTLE = 0.15
 
 OpFn = Callable[[int], Awaitable[object]]
+Figures = dict[str, float]  # what --json writes: the figures --old compares, by name
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +92,7 @@ FULL = Config(
     lease_ttl=5,
     lease_seconds=30.0,
     watch_puts=20_000,
-    watch_rounds=3,
+    watch_rounds=5,
 )
 QUICK = Config(
     rounds=5,
@@ -88,7 +103,7 @@ QUICK = Config(
     lease_ttl=5,
     lease_seconds=10.0,
     watch_puts=5_000,
-    watch_rounds=1,
+    watch_rounds=3,
 )
 
 
@@ -200,7 +215,7 @@ class OpBench:
     info: bool = False  # a diagnostic row: no target
 
 
-async def bench_ops(cfg: Config, ours: EtcdClient, stub: Stubs, verdicts: Verdicts) -> str:
+async def bench_ops(cfg: Config, ours: EtcdClient, stub: Stubs, verdicts: Verdicts, figures: Figures) -> str:
     unique = itertools.count()
     payload = b"x" * 64
 
@@ -262,13 +277,26 @@ async def bench_ops(cfg: Config, ours: EtcdClient, stub: Stubs, verdicts: Verdic
         await stub.election.Resign(v3election_pb2.ResignRequest(leader=resp.leader), timeout=STUB_TIMEOUT)
         return resp
 
-    async def stub_campaign_verified(i: int) -> object:
-        """What campaign() sends: Campaign, a Range checking the leader key still exists, Resign."""
+    async def stub_campaign_txn(i: int) -> object:
+        """What campaign() sends when nobody else stands: one Txn (put our key if absent, read
+        the election's oldest key), then Resign."""
         name = f"bench/el/{next(unique)}".encode()
-        request = v3election_pb2.CampaignRequest(name=name, lease=pool[i], value=b"v")
-        resp = await stub.election.Campaign(request, timeout=STUB_TIMEOUT)
-        await stub.kv.Range(rpc_pb2.RangeRequest(key=resp.leader.key), timeout=STUB_TIMEOUT)
-        await stub.election.Resign(v3election_pb2.ResignRequest(leader=resp.leader), timeout=STUB_TIMEOUT)
+        key = name + b"/" + format(pool[i], "x").encode()
+        oldest = rpc_pb2.RangeRequest(
+            key=name + b"/", range_end=prefix_range_end(name + b"/"), limit=1, keys_only=True,
+            sort_order=rpc_pb2.RangeRequest.ASCEND, sort_target=rpc_pb2.RangeRequest.CREATE,
+        )  # fmt: skip
+        request = rpc_pb2.TxnRequest(
+            compare=[rpc_pb2.Compare(target=rpc_pb2.Compare.CREATE, key=key, create_revision=0)],
+            success=[rpc_pb2.RequestOp(request_put=rpc_pb2.PutRequest(key=key, value=b"v", lease=pool[i])),
+                     rpc_pb2.RequestOp(request_range=oldest)],
+            failure=[rpc_pb2.RequestOp(request_range=rpc_pb2.RangeRequest(key=key)),
+                     rpc_pb2.RequestOp(request_range=oldest)],
+        )  # fmt: skip
+        resp = await stub.kv.Txn(request, timeout=STUB_TIMEOUT)
+        rev = resp.header.revision
+        leader = v3election_pb2.LeaderKey(name=name, key=key, rev=rev, lease=pool[i])
+        await stub.election.Resign(v3election_pb2.ResignRequest(leader=leader), timeout=STUB_TIMEOUT)
         return resp
 
     # proclaim: each side proclaims as the leader of its own election
@@ -297,7 +325,7 @@ async def bench_ops(cfg: Config, ours: EtcdClient, stub: Stubs, verdicts: Verdic
         OpBench("lease grant", ours_grant, stub_grant, revoke_granted),
         OpBench("campaign+resign", ours_campaign, stub_campaign),
         OpBench("proclaim", ours_proclaim, stub_proclaim),
-        OpBench("campaign+resign *", ours_campaign, stub_campaign_verified, info=True),
+        OpBench("campaign+resign *", ours_campaign, stub_campaign_txn, info=True),
     ]
     modes: list[tuple[str, int, int, Runner]] = [
         ("sequential", cfg.seq_ops, SEQ_CHUNK, run_sequential),
@@ -336,13 +364,19 @@ async def bench_ops(cfg: Config, ours: EtcdClient, stub: Stubs, verdicts: Verdic
             ratio = sample.ratio()
             t_ours, t_stub = sample.wall["ours"] / total, sample.wall["stub"] / total
             cpu_ours, cpu_stub = sample.cpu["ours"] / total * 1e6, sample.cpu["stub"] / total * 1e6
+            speed = 1 / ratio
+            figures[f"{b.name} {mode}: speed ours/stub"] = speed
             if b.info:
                 target, verdict = "", "info"
+            elif (b.name, mode) in SPEED_TARGETS:
+                wanted = SPEED_TARGETS[(b.name, mode)]
+                target = f"speed >= {wanted}"
+                verdict = verdicts.check(f"{b.name} {mode} speed {speed:.2f}", speed >= wanted)
             else:
-                target = f"<= {OP_TARGET}"
+                target = f"time <= {OP_TARGET}"
                 verdict = verdicts.check(f"{b.name} {mode} {ratio:.2f}", ratio <= OP_TARGET)
             rows.append(
-                [b.name, mode, fmt_rate(1 / t_ours), fmt_rate(1 / t_stub), f"{ratio:.3f}",
+                [b.name, mode, fmt_rate(1 / t_ours), fmt_rate(1 / t_stub), f"{ratio:.3f}", f"{speed:.3f}",
                  target, verdict, f"{cpu_ours:.0f}", f"{cpu_stub:.0f}"]
             )  # fmt: skip
     title = (
@@ -351,10 +385,12 @@ async def bench_ops(cfg: Config, ours: EtcdClient, stub: Stubs, verdicts: Verdic
         f"ops;\n   ops/s over all rounds, ours/stub time from the adjacent chunk pairs' ratios\n   (median per order ours-first / stub-first, geometric mean of the two)"
     )
     footnote = (
-        "   * diagnostic: the stub side also sends the Range that campaign() uses to check the "
-        "leader key\n     still exists (etcd-io/etcd#19597), i.e. the same three RPCs as ours"
+        "   speed = 1 / time ratio (ours as fast as the stub: 1.0)\n"
+        "   * diagnostic: the stub side sends what campaign() sends when nobody else stands: one Txn "
+        "(put our key\n     if absent, read the election's oldest key), then Resign; the row above "
+        "it is the Campaign RPC"
     )
-    header = ["op", "mode", "ours ops/s", "stub ops/s", "ours/stub time", "target", "",
+    header = ["op", "mode", "ours ops/s", "stub ops/s", "ours/stub time", "speed", "target", "",
               "ours CPU us/op", "stub CPU us/op"]  # fmt: skip
     return "\n".join([title, table(header, rows), footnote])
 
@@ -391,6 +427,31 @@ async def failover_ours(a: EtcdClient, b: EtcdClient, lease_a: int, lease_b: int
         if not task.done():
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, EtcdError):
+                await task
+
+
+async def failover_stub(a: EtcdClient, stub: Stubs, lease_a: int, lease_b: int, name: str) -> float:
+    """The same, with the raw stub's Campaign RPC as the waiting candidate (its own channel)."""
+    leader = await a.campaign(name, lease_a, b"a", timeout=10)
+    request = v3election_pb2.CampaignRequest(name=name.encode(), lease=lease_b, value=b"b")
+
+    async def candidate() -> tuple[Any, float]:
+        resp = await stub.election.Campaign(request, timeout=20)
+        return resp, time.perf_counter()
+
+    task = asyncio.create_task(candidate())
+    try:
+        await wait_candidates(a, name, 2)
+        await asyncio.sleep(SETTLE)
+        start = time.perf_counter()
+        await a.resign(leader)
+        resp, end = await asyncio.wait_for(task, 10)
+        await stub.election.Resign(v3election_pb2.ResignRequest(leader=resp.leader), timeout=STUB_TIMEOUT)
+        return end - start
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, grpc.aio.AioRpcError):
                 await task
 
 
@@ -432,23 +493,28 @@ async def failover_etcdctl(etcd: EmbeddedEtcd, a: EtcdClient, lease_a: int, name
         await stop_process(proc)  # etcdctl resigns and revokes its session lease on SIGTERM
 
 
-async def bench_failover(cfg: Config, etcd: EmbeddedEtcd, verdicts: Verdicts) -> str:
+async def bench_failover(
+    cfg: Config, etcd: EmbeddedEtcd, stub: Stubs, verdicts: Verdicts, figures: Figures
+) -> str:
     endpoints = etcd.endpoints
     async with EtcdClient(endpoints) as a, EtcdClient(endpoints) as b:
         lease_a, lease_b = await a.lease_grant(60), await b.lease_grant(60)
         keeps: list[KeepAlive] = [await a.keep_alive(lease_a), await b.keep_alive(lease_b)]
-        # warm up both paths once
-        await failover_ours(a, b, lease_a.id, lease_b.id, "bench/fo/warm/ours")
-        await failover_etcdctl(etcd, a, lease_a.id, "bench/fo/warm/etcdctl")
-        ours: list[float] = []
-        ctl: list[float] = []
+
+        async def trial(side: str, name: str) -> float:
+            if side == "ours":
+                return await failover_ours(a, b, lease_a.id, lease_b.id, name)
+            if side == "stub":
+                return await failover_stub(a, stub, lease_a.id, lease_b.id, name)
+            return await failover_etcdctl(etcd, a, lease_a.id, name)
+
+        sides = ["ours", "stub", "etcdctl"]
+        for side in sides:  # warm up every path once
+            await trial(side, f"bench/fo/warm/{side}")
+        times: dict[str, list[float]] = {side: [] for side in sides}
         for i in range(cfg.failover_trials):
-            order = ["ours", "etcdctl"] if i % 2 == 0 else ["etcdctl", "ours"]
-            for side in order:
-                if side == "ours":
-                    ours.append(await failover_ours(a, b, lease_a.id, lease_b.id, f"bench/fo/ours/{i}"))
-                else:
-                    ctl.append(await failover_etcdctl(etcd, a, lease_a.id, f"bench/fo/etcdctl/{i}"))
+            for side in sides[i % 3 :] + sides[: i % 3]:  # each side goes first as often
+                times[side].append(await trial(side, f"bench/fo/{side}/{i}"))
         lost = [k for k in keeps if k.lost]
         for k in keeps:
             k.cancel()
@@ -456,21 +522,33 @@ async def bench_failover(cfg: Config, etcd: EmbeddedEtcd, verdicts: Verdicts) ->
         await b.lease_revoke(lease_b.id)
     if lost:
         raise RuntimeError(f"a candidate lease was lost during the fail-over trials: {lost}")
+    ours, raw, ctl = times["ours"], times["stub"], times["etcdctl"]
+    raw_ratio = statistics.median(ours) / statistics.median(raw)
     ratio = statistics.median(ours) / statistics.median(ctl)
+    figures["fail-over ours ms (median)"] = 1000 * statistics.median(ours)
+    figures["fail-over stub ms (median)"] = 1000 * statistics.median(raw)
+    figures["fail-over ours/stub"] = raw_ratio
+    figures["fail-over ours/etcdctl"] = ratio
+    raw_verdict = verdicts.check(f"fail-over ours/stub {raw_ratio:.2f}", raw_ratio <= FAILOVER_RAW_TARGET)
     verdict = verdicts.check(f"fail-over ours/etcdctl {ratio:.2f}", ratio <= FAILOVER_TARGET)
+
+    def row(label: str, xs: list[float]) -> list[str]:
+        return [label, str(len(xs)), fmt_ms(statistics.median(xs)), fmt_ms(percentile(xs, 95)),
+                fmt_ms(min(xs)), fmt_ms(max(xs))]  # fmt: skip
+
     rows = [
-        ["ours (2 EtcdClient candidates)", str(len(ours)), fmt_ms(statistics.median(ours)),
-         fmt_ms(percentile(ours, 95)), fmt_ms(min(ours)), fmt_ms(max(ours))],
-        ["etcdctl elect (waiting candidate)", str(len(ctl)), fmt_ms(statistics.median(ctl)),
-         fmt_ms(percentile(ctl, 95)), fmt_ms(min(ctl)), fmt_ms(max(ctl))],
-    ]  # fmt: skip
-    p95_ratio = percentile(ours, 95) / percentile(ctl, 95)
+        row("ours (2 EtcdClient candidates)", ours),
+        row("raw stub Campaign (waiting candidate)", raw),
+        row("etcdctl elect (waiting candidate)", ctl),
+    ]
     return "\n".join(
         [
             "2. Fail-over latency: leader resign() -> waiting candidate elected (alternating trials)",
             table(["candidate", "trials", "median ms", "p95 ms", "min ms", "max ms"], rows),
+            f"ratio ours/stub (median) {raw_ratio:.3f}  target <= {FAILOVER_RAW_TARGET}  {raw_verdict}"
+            f"   (p95 ratio {percentile(ours, 95) / percentile(raw, 95):.3f})",
             f"ratio ours/etcdctl (median) {ratio:.3f}  target <= {FAILOVER_TARGET}  {verdict}"
-            f"   (p95 ratio {p95_ratio:.3f})",
+            f"   (p95 ratio {percentile(ours, 95) / percentile(ctl, 95):.3f})",
         ]
     )
 
@@ -622,7 +700,89 @@ async def _set_when(condition: Callable[[], bool], event: asyncio.Event, limit: 
         await asyncio.sleep(0.001)
 
 
-async def bench_watch(cfg: Config, ours: EtcdClient, stub: Stubs, verdicts: Verdicts) -> str:
+class _ReplayedStream:
+    """A Watch stream call that hands out recorded WatchResponses: the client's own cost, no etcd."""
+
+    def __init__(self, responses: Sequence[rpc_pb2.WatchResponse]) -> None:
+        self.responses = responses
+
+    async def write(self, request: object) -> None:
+        return None
+
+    def cancel(self) -> None:
+        return None
+
+    async def __aiter__(self) -> Any:
+        for i, resp in enumerate(self.responses):
+            if i % 16 == 0:
+                await asyncio.sleep(0)  # the loop turns, as with a real stream
+            yield resp
+
+
+async def replay_cost(events: int, per_response: int, rounds: int = 7) -> tuple[float, float]:
+    """Process CPU per event (median of `rounds`) of our watch_prefix and of a raw loop over the
+    stub's stream, both fed the same recorded responses, `per_response` events each."""
+    recorded = [rpc_pb2.WatchResponse(created=True)]
+    rev = 10
+    for first in range(0, events, per_response):
+        resp = rpc_pb2.WatchResponse()
+        for i in range(first, first + per_response):
+            rev += 1
+            e = resp.events.add()
+            e.kv.key, e.kv.value = f"bench/r/{i}".encode(), str(time.perf_counter_ns()).encode()
+            e.kv.create_revision = e.kv.mod_revision = rev
+            e.kv.version = 1
+        resp.header.revision = rev
+        recorded.append(resp)
+    recorded = [rpc_pb2.WatchResponse.FromString(r.SerializeToString()) for r in recorded]
+
+    class _Stubs:
+        class watch:  # stands in for the generated WatchStub
+            @staticmethod
+            def Watch(metadata: object = None) -> _ReplayedStream:
+                return _ReplayedStream(recorded)
+
+    async def ours() -> float:
+        client = EtcdClient(["127.0.0.1:1"])  # never dialled
+        client._conn.stubs = lambda index=None: _Stubs  # type: ignore[method-assign,assignment,return-value]
+        got = 0
+        cpu0 = time.process_time()
+        async with client.watch_prefix(b"bench/r/", start_revision=11) as watch:
+            async for item in watch:
+                if isinstance(item, WatchEvents):
+                    got += len([e.kv.value for e in item.events])
+                    if got >= events:
+                        break
+        cpu = time.process_time() - cpu0
+        await client.aclose()
+        return cpu / events
+
+    async def raw() -> float:
+        got = 0
+        cpu0 = time.process_time()
+        call = _ReplayedStream(recorded)
+        await call.write(None)
+        async for resp in call:
+            if resp.created:
+                continue
+            if resp.events:
+                got += len([e.kv.value for e in resp.events])
+                if got >= events:
+                    break
+        return (time.process_time() - cpu0) / events
+
+    mine: list[float] = []
+    theirs: list[float] = []
+    for _ in range(rounds):
+        gc.collect()
+        mine.append(await ours())
+        theirs.append(await raw())
+    return statistics.median(mine), statistics.median(theirs)
+
+
+async def bench_watch(
+    cfg: Config, ours: EtcdClient, stub: Stubs, verdicts: Verdicts, figures: Figures
+) -> str:
     results: dict[str, list[WatchResult]] = {"ours": [], "stub": []}
     writer = Stubs(ours.endpoint.target)  # its own channel: neither watcher shares the writer's
     try:
@@ -650,6 +810,21 @@ async def bench_watch(cfg: Config, ours: EtcdClient, stub: Stubs, verdicts: Verd
         )  # fmt: skip
     complete = all(r.received >= cfg.watch_puts for rs in results.values() for r in rs)
     verdict = verdicts.check("watch delivered every event", complete)
+    # As in section 1: the median of adjacent rounds' ratios (each pair saw the same machine
+    # load), not the ratio of the medians, which other processes on a shared machine swing.
+    pairs = [o.events_per_s / s.events_per_s for o, s in zip(results["ours"], results["stub"], strict=True)]
+    speed = statistics.median(pairs)
+    figures["watch events/s ours/stub"] = speed
+    figures["watch events/s ours/stub (medians)"] = rates["ours"] / rates["stub"]
+    replay_rows = []
+    for per in (1, 8):
+        mine, theirs = await replay_cost(cfg.watch_puts, per)
+        figures[f"watch replay {per}/response: ours - raw us/event"] = 1e6 * (mine - theirs)
+        replay_rows.append(
+            [f"{per} event(s) a response", f"{1e6 * mine:.2f}", f"{1e6 * theirs:.2f}",
+             f"{1e6 * (mine - theirs):.2f}"]
+        )  # fmt: skip
+    speed_verdict = verdicts.check(f"watch events/s ours/stub {speed:.2f}", speed >= WATCH_TARGET)
     header = ["watcher", "events", "events/s", "writer puts/s", "median put->event ms", "p95 ms",
               "process CPU us/event"]  # fmt: skip
     return "\n".join(
@@ -657,7 +832,12 @@ async def bench_watch(cfg: Config, ours: EtcdClient, stub: Stubs, verdicts: Verd
             f"4. Watch: {cfg.watch_puts:,} puts ({WIDTH} concurrent, raw-stub writer) per round, "
             f"{cfg.watch_rounds} round(s) per side",
             table(header, rows),
-            f"events/s ours/stub {rates['ours'] / rates['stub']:.3f}   every event delivered: {verdict}",
+            f"events/s ours/stub {speed:.3f} (median of the {len(pairs)} adjacent rounds' ratios "
+            f"{', '.join(f'{p:.2f}' for p in pairs)}; of the medians {rates['ours'] / rates['stub']:.3f})"
+            f"  target >= {WATCH_TARGET}  {speed_verdict}   every event delivered: {verdict}",
+            f"   the client's own CPU per event, {cfg.watch_puts:,} recorded events replayed (no etcd): "
+            "watch_prefix vs a raw loop over the stub's stream",
+            table(["replayed", "ours us/event", "raw us/event", "ours - raw"], replay_rows),
         ]
     )
 
@@ -665,22 +845,29 @@ async def bench_watch(cfg: Config, ours: EtcdClient, stub: Stubs, verdicts: Verd
 # ----------------------------------------------------------------------------- main
 
 
-async def run(cfg: Config, etcd: EmbeddedEtcd, quick: bool) -> int:
+SECTIONS = (1, 2, 3, 4)
+
+
+async def run(cfg: Config, etcd: EmbeddedEtcd, quick: bool, only: set[int]) -> Figures:
     verdicts = Verdicts()
+    figures: Figures = {}
     endpoints = etcd.endpoints
     stub = Stubs(endpoints[0])
     started = time.perf_counter()
-    sections: list[str] = []
     try:
         async with EtcdClient(endpoints) as ours:
-            sections.append(await bench_ops(cfg, ours, stub, verdicts))
-            print(sections[-1] + "\n", flush=True)
-            sections.append(await bench_failover(cfg, etcd, verdicts))
-            print(sections[-1] + "\n", flush=True)
-            sections.append(await bench_leases(cfg, endpoints, stub, verdicts))
-            print(sections[-1] + "\n", flush=True)
-            sections.append(await bench_watch(cfg, ours, stub, verdicts))
-            print(sections[-1] + "\n", flush=True)
+            for number in SECTIONS:
+                if number not in only:
+                    continue
+                if number == 1:
+                    text = await bench_ops(cfg, ours, stub, verdicts, figures)
+                elif number == 2:
+                    text = await bench_failover(cfg, etcd, stub, verdicts, figures)
+                elif number == 3:
+                    text = await bench_leases(cfg, endpoints, stub, verdicts)
+                else:
+                    text = await bench_watch(cfg, ours, stub, verdicts, figures)
+                print(text + "\n", flush=True)
     finally:
         await stub.close()
     total = len(verdicts.passed) + len(verdicts.failed)
@@ -690,6 +877,51 @@ async def run(cfg: Config, etcd: EmbeddedEtcd, quick: bool) -> int:
         f"{len(verdicts.passed)}/{total} targets met; FAIL: {failed}",
         flush=True,
     )
+    return figures
+
+
+# ----------------------------------------------------------------------------- new vs old
+
+
+def compare(args: argparse.Namespace) -> int:
+    """Run this benchmark on this checkout and on `--old`, as child processes: new, old, old, new
+    (x rounds), each with its own etcd; then one table of the figures side by side."""
+    here = Path(__file__).resolve().parents[1]
+    old = Path(args.old).resolve()
+    if not (old / "election_tui" / "etcd" / "client.py").is_file():
+        print(f"--old {old}: no election_tui checkout there", file=sys.stderr)
+        return 2
+    order = [("new", here), ("old", old), ("old", old), ("new", here)] * args.rounds
+    runs: list[tuple[str, Figures]] = []
+    with tempfile.TemporaryDirectory(prefix="bench-client-") as tmp:
+        for k, (label, checkout) in enumerate(order):
+            out = Path(tmp) / f"{k}.json"
+            argv = [sys.executable, str(Path(__file__).resolve()), "--json", str(out)]
+            argv += ["--quick"] if args.quick else []
+            argv += ["--only", args.only] if args.only else []
+            env = {**os.environ, "PYTHONPATH": str(checkout)}
+            print(f"=== run {k + 1}/{len(order)}: {label} ({checkout})", flush=True)
+            subprocess.run(argv, env=env, cwd=checkout, check=True, timeout=900)
+            runs.append((label, json.loads(out.read_text())))
+    names = list(dict.fromkeys(n for _, f in runs for n in f))
+    header = [
+        "figure",
+        *(f"{label} {k + 1}" for k, (label, _) in enumerate(runs)),
+        "new (median)",
+        "old (median)",
+    ]
+
+    def median_of(label: str, name: str) -> str:
+        xs = [f[name] for lb, f in runs if lb == label and name in f]
+        return f"{statistics.median(xs):.3f}" if xs else ""
+
+    rows = [
+        [name, *(f"{f[name]:.3f}" if name in f else "" for _, f in runs), median_of("new", name),
+         median_of("old", name)]
+        for name in names
+    ]  # fmt: skip
+    print("NEW vs OLD (ours/stub figures come from the same run; speed 1.0 = as fast as the raw stub)")
+    print(table(header, rows))
     return 0
 
 
@@ -698,7 +930,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="smaller counts, a 10 s lease soak (< 1 minute)")
+    parser.add_argument(
+        "--only", help="comma-separated sections to run (1 ops, 2 fail-over, 3 leases, 4 watch)"
+    )
+    parser.add_argument("--json", help="write the figures (ratios, medians) to this file")
+    parser.add_argument("--old", help="also run the code of this checkout, alternating: new, old, old, new")
+    parser.add_argument("--rounds", type=int, default=1, help="with --old: repeat new, old, old, new")
     args = parser.parse_args(argv)
+    if args.old:
+        return compare(args)
+    only = {int(x) for x in args.only.split(",")} if args.only else set(SECTIONS)
     cfg = QUICK if args.quick else FULL
     etcd = EmbeddedEtcd(members=1)
     etcd.start()
@@ -709,9 +950,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{'--quick' if args.quick else 'full run'}\n",
             flush=True,
         )
-        return asyncio.run(run(cfg, etcd, args.quick))
+        figures = asyncio.run(run(cfg, etcd, args.quick, only))
     finally:
         etcd.stop()
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures))
+    return 0
 
 
 if __name__ == "__main__":

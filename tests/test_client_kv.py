@@ -249,6 +249,36 @@ async def test_txn_success_branch_returns_one_response_per_op(client: EtcdClient
     assert await client.get(prefix + b"failure") is None
 
 
+async def test_a_txn_get_sorted_by_create_revision_and_limited_reads_the_oldest_key(
+    client: EtcdClient, prefix: bytes
+) -> None:
+    """etcd sorts and limits a Range inside a Txn as in a plain one, and that Range sees the
+    Txn's own put (campaign's one-round-trip path relies on both)."""
+    await client.put(prefix + b"e/zzz", b"x")  # the oldest key, and the last in key order
+    await client.put(prefix + b"e/aaa", b"y")
+
+    result = await client.txn(
+        [Compare("create", prefix + b"e/mine", "==", 0)],
+        [
+            Op.put(prefix + b"e/mine", b"z"),
+            Op.get(prefix + b"e/", prefix=True, sort_by_create=True, limit=1, keys_only=True),
+            Op.get(prefix + b"e/", prefix=True, limit=2),
+        ],
+    )
+
+    _, oldest, first_two = result.responses
+    assert isinstance(oldest, RangeResult) and isinstance(first_two, RangeResult)
+    assert [(kv.key, kv.value) for kv in oldest.kvs] == [(prefix + b"e/zzz", b"")]  # keys only
+    assert (oldest.more, oldest.count) == (True, 3)  # 1 of 3 keys, the Txn's own put included
+    assert [kv.key for kv in first_two.kvs] == [prefix + b"e/aaa", prefix + b"e/mine"]  # key order
+
+
+async def test_a_get_limit_must_be_a_whole_number_of_keys() -> None:
+    for bad in (-1, 1.5, True, "3"):
+        with pytest.raises(InvalidArgument, match="limit"):
+            Op.get(b"k", prefix=True, limit=bad)  # type: ignore[arg-type]
+
+
 async def test_txn_failure_branch_returns_the_responses_of_its_own_ops(
     client: EtcdClient, prefix: bytes
 ) -> None:

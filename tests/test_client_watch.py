@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from helpers import eventually
+from helpers import Grant, eventually
 
 from election_tui.embedded import EmbeddedEtcd
 from election_tui.etcd import (
     EtcdClient,
     Event,
     EventType,
+    KeyValue,
     Watch,
     WatchCompacted,
     WatchDisconnected,
@@ -96,6 +98,30 @@ async def test_events_carry_the_previous_value_when_asked(client: EtcdClient, pr
 
     assert update.prev_kv is not None and update.prev_kv.value == b"old"
     assert delete.prev_kv is not None and delete.prev_kv.value == b"new"
+
+
+async def test_decoded_events_are_the_plain_values_their_constructors_make(
+    client: EtcdClient, grant: Grant, prefix: bytes
+) -> None:
+    """The watch builds events without their __init__ (for speed): the same frozen values."""
+    lease = await grant()
+    first = await client.put(prefix + b"k", b"old", lease=lease)
+    second = await client.put(prefix + b"k", b"new", lease=lease)
+    gone = await client.delete(prefix + b"k")
+    assert gone == 1
+
+    async with client.watch_prefix(prefix, start_revision=second.revision, prev_kv=True) as watch:
+        update, delete = await next_events(watch, 2)
+
+    c, m = first.revision, second.revision
+    old = KeyValue(prefix + b"k", b"old", c, c, 1, lease)
+    new = KeyValue(prefix + b"k", b"new", c, m, 2, lease)
+    assert update == Event(EventType.PUT, new, old)
+    assert delete == Event(EventType.DELETE, KeyValue(prefix + b"k", b"", 0, m + 1, 0, 0), new)
+    assert hash(update) == hash(Event(EventType.PUT, new, old))
+    assert repr(update.kv) == repr(new)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        update.kv.value = b"changed"  # type: ignore[misc]
 
 
 async def test_events_leave_out_the_previous_value_by_default(client: EtcdClient, prefix: bytes) -> None:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
-from collections.abc import AsyncGenerator, Callable, Sequence
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Literal, Unpack
+from typing import Any, Literal, Unpack
 
 import grpc
 
-from ._pb import rpc_pb2, v3election_pb2
+from ._pb import kv_pb2, rpc_pb2, v3election_pb2
 from .config import ClientConfig, ConnectOptions, Endpoint, make_config
 from .connection import DEFAULT, Connection, _Default
 from .errors import (
@@ -27,10 +29,21 @@ from .errors import (
     from_rpc_error,
 )
 from .keepalive import KeepAlive, KeepAliveManager
-from .keys import BytesLike, election_name, prefix_range_end, to_bytes, validate_ttl
+from .keys import SEP, BytesLike, candidate_key, election_name, prefix_range_end, to_bytes, validate_ttl
 from .retry import Backoff, reopens_stream
-from .types import KeyValue, LeaderKey, Lease, LeaseInfo, Member, PutResult, RangeResult, Status, TxnResult
+from .types import (
+    KeyValue,
+    LeaderKey,
+    Lease,
+    LeaseInfo,
+    Member,
+    PutResult,
+    RangeResult,
+    Status,
+    TxnResult,
+)
 from .watch import Watch
+from .witness import WITNESS_MAX_AHEAD, Witnesses
 
 _CMP_RESULT = {"==": "EQUAL", ">": "GREATER", "<": "LESS", "!=": "NOT_EQUAL"}
 _CMP_TARGET = {"version": "VERSION", "create": "CREATE", "mod": "MOD", "value": "VALUE", "lease": "LEASE"}
@@ -71,6 +84,9 @@ class Op:
     lease: int = 0
     range_end: bytes = b""  # get or delete every key under `key` when set
     revision: int = 0  # a get reads the store as it was at this revision (0: now)
+    limit: int = 0  # a get returns at most this many keys (0: all)
+    keys_only: bool = False  # a get leaves the values out
+    sort_by_create: bool = False  # a get returns the oldest keys (lowest create revision) first
 
     @classmethod
     def put(cls, key: BytesLike, value: BytesLike, lease: int = 0) -> Op:
@@ -85,17 +101,41 @@ class Op:
 
     @classmethod
     def get(
-        cls, key: BytesLike, *, prefix: bool = False, end: BytesLike | None = None, revision: int = 0
+        cls,
+        key: BytesLike,
+        *,
+        prefix: bool = False,
+        end: BytesLike | None = None,
+        revision: int = 0,
+        limit: int = 0,
+        keys_only: bool = False,
+        sort_by_create: bool = False,
     ) -> Op:
-        """Read a key, a prefix or the keys in [key, end); the kvs come back in `TxnResult.responses`."""
+        """Read a key, a prefix or the keys in [key, end); the kvs come back in `TxnResult.responses`.
+
+        `sort_by_create` with `limit=1` reads the oldest key of a range, which under `<name>/`
+        is the leader of election `name` (etcd sorts and limits inside a txn as in a Range).
+        """
         raw = to_bytes(key, "key")
         if prefix and end is not None:
             raise InvalidArgument("a get reads a prefix or up to an end key, not both")
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise InvalidArgument(f"limit must be a whole number of keys (0: all), not {limit!r}")
         if end is not None:
-            return cls("get", raw, range_end=to_bytes(end, "end key"), revision=revision)
-        if not prefix:
-            return cls("get", raw, revision=revision)
-        return cls("get", raw or b"\0", range_end=prefix_range_end(raw), revision=revision)
+            range_end = to_bytes(end, "end key")
+        elif prefix:
+            raw, range_end = raw or b"\0", prefix_range_end(raw)
+        else:
+            range_end = b""
+        return cls(
+            "get",
+            raw,
+            range_end=range_end,
+            revision=revision,
+            limit=limit,
+            keys_only=keys_only,
+            sort_by_create=sort_by_create,
+        )
 
     def to_pb(self) -> rpc_pb2.RequestOp:
         if self.kind == "put":
@@ -106,9 +146,17 @@ class Op:
             return rpc_pb2.RequestOp(
                 request_delete_range=rpc_pb2.DeleteRangeRequest(key=self.key, range_end=self.range_end)
             )
-        return rpc_pb2.RequestOp(
-            request_range=rpc_pb2.RangeRequest(key=self.key, range_end=self.range_end, revision=self.revision)
+        request = rpc_pb2.RangeRequest(
+            key=self.key,
+            range_end=self.range_end,
+            revision=self.revision,
+            limit=self.limit,
+            keys_only=self.keys_only,
         )
+        if self.sort_by_create:
+            request.sort_target = rpc_pb2.RangeRequest.CREATE
+            request.sort_order = rpc_pb2.RangeRequest.ASCEND
+        return rpc_pb2.RequestOp(request_range=request)
 
 
 class EtcdClient:
@@ -124,6 +172,8 @@ class EtcdClient:
         self._config = make_config(endpoints, **options)
         self._conn = Connection(self._config)
         self._keepalive = KeepAliveManager(self._conn)
+        self._witnesses = Witnesses(self._conn)  # of waiting campaigns, on one watch stream
+        self._chores: set[asyncio.Task[None]] = set()  # withdrawals of campaigns' keys, bounded
 
     async def __aenter__(self) -> EtcdClient:
         return self
@@ -135,6 +185,12 @@ class EtcdClient:
 
     async def aclose(self) -> None:
         """Stop keep-alives (leases are not revoked: they expire by themselves) and close channels."""
+        # A withdrawal not done yet is given up: its key goes with its lease.
+        chores = list(self._chores)
+        for task in chores:
+            task.cancel()
+        await asyncio.gather(*chores, return_exceptions=True)
+        await self._witnesses.close()
         await self._keepalive.close()
         await self._conn.close()
 
@@ -169,7 +225,8 @@ class EtcdClient:
         resp = await self._conn.unary(
             "kv.Range", rpc_pb2.RangeRequest(key=to_bytes(key, "key"), revision=revision)
         )
-        return KeyValue.from_pb(resp.kvs[0]) if resp.kvs else None
+        kvs = resp.kvs
+        return KeyValue.from_pb(kvs[0]) if kvs else None
 
     async def get_prefix(
         self,
@@ -370,9 +427,17 @@ class EtcdClient:
     ) -> LeaderKey:
         """Wait until elected leader of `name`; returns the LeaderKey that proves it.
 
-        `timeout` bounds the wait (CampaignTimeout; the server withdraws the candidate key);
-        cancelling the awaiting task cancels the RPC. A campaign whose key vanished while it
-        was being answered (etcd-io/etcd#19597) raises NotLeaderError instead of lying.
+        `timeout` bounds the wait (CampaignTimeout). A campaign that raises or is cancelled
+        withdraws our candidate key, as etcd's own Campaign does; in the background, so giving
+        up is never held up by an etcd that does not answer (if it never answers, the key goes
+        with the lease). A campaign whose key vanished while it waited (etcd-io/etcd#19597)
+        raises instead of lying: LeaseNotFound if its lease is gone (revoked or expired; at once
+        if that happened before etcd's Campaign stood, else when etcd answers), NotLeaderError if
+        only the key was deleted.
+
+        Nobody to wait for costs one round trip: a Txn puts our key `<name>/<lease hex>` if it
+        is absent and, in the same revision, reads the election's oldest key; if that is ours we
+        lead. Otherwise the Campaign RPC waits, and its answer is checked before it is believed.
         """
         if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
             raise InvalidArgument(f"campaign timeout must be a positive number of seconds, not {timeout}")
@@ -381,31 +446,183 @@ class EtcdClient:
                 "campaign needs a lease: grant one with lease_grant(ttl) and keep it alive "
                 "(with lease 0 the server would create an orphan lease that nobody renews)"
             )
-        request = v3election_pb2.CampaignRequest(
-            name=election_name(name), lease=lease_id, value=to_bytes(value)
-        )
-        try:
-            resp = await self._conn.unary("election.Campaign", request, timeout=timeout)
-        except EtcdTimeout as err:
-            # Whichever way etcd says it (DEADLINE_EXCEEDED, or UNKNOWN "context deadline
-            # exceeded" from the server's own context): the server withdrew our key.
-            raise CampaignTimeout(
-                f"not elected leader of {request.name!r} within {timeout} s", code=err.code
-            ) from err
-        leader = LeaderKey.from_pb(resp.leader)
-        current = await self.get(leader.key)
-        if current is None or current.create_revision != leader.rev:
-            raise NotLeaderError(
-                f"the campaign returned, but key {leader.key!r} no longer exists at revision {leader.rev}"
+        raw_name, raw_value = election_name(name), to_bytes(value)
+        key = candidate_key(raw_name, lease_id)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        budget = self.timeout if timeout is None else min(timeout, self.timeout)
+
+        async def withdraw(answered: Awaitable[rpc_pb2.TxnResponse | None]) -> None:
+            # Cancelled while our Txn was on the wire, which etcd may apply all the same: when
+            # its answer comes (within its deadline), withdraw the key it put or found.
+            answer = await answered
+            if answer is not None:
+                await self._withdraw(key, lease_id, _standing(answer, key, raw_value)[0])
+
+        standing: tuple[int, bool, bytes, int | None] | None = None
+        # No answer (the client failed over) or none in time: whether our key was put is
+        # unknown, and the Campaign RPC, which writes the same key, settles it either way.
+        with contextlib.suppress(TransientError):
+            standing = _standing(
+                await self._conn.unary(
+                    "kv.Txn",
+                    _stand_request(raw_name, key, lease_id, raw_value),
+                    timeout=budget,
+                    on_cancel=lambda answered: self._chore(withdraw(answered)),
+                ),
+                key,
+                raw_value,
             )
-        return leader
+        rev = older = None
+        try:
+            if standing is not None:
+                rev, leads, current, older = standing
+                if leads:
+                    leader = LeaderKey(raw_name, key, rev, lease_id)
+                    if current != raw_value:  # our key stood already (a retry): as etcd's Campaign
+                        await self.proclaim(leader, raw_value)
+                    return leader
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise CampaignTimeout(f"not elected leader of {raw_name!r} within {timeout} s")
+            return await self._campaign_and_wait(
+                raw_name, key, lease_id, raw_value, left, timeout, rev, older
+            )
+        except BaseException as err:
+            # Cancelled, timed out, refused or a false win: leave no candidate key behind. etcd
+            # withdraws the key of a Campaign RPC it saw end; this covers the one our Txn put
+            # and a Campaign RPC that never reached the server. In the background, so that
+            # giving up (a lost lease, say) is not held up by an etcd that does not answer.
+            late = isinstance(err, TransientError | CampaignTimeout)  # etcd slow or away
+            if rev is not None or not late:
+                self._chore(self._withdraw(key, lease_id, rev))
+            raise
+
+    async def _campaign_and_wait(
+        self,
+        name: bytes,
+        key: bytes,
+        lease_id: int,
+        value: bytes,
+        left: float | None,
+        timeout: float | None,
+        rev: int | None,
+        older: int | None,
+    ) -> LeaderKey:
+        """The Campaign RPC: etcd waits until every older key is gone; then its answer is checked.
+
+        When our Txn put the key and counted the `older` keys (at most WITNESS_MAX_AHEAD), a
+        witness watches the election's deletions meanwhile, so the check usually costs no round
+        trip after the answer.
+        """
+        request = v3election_pb2.CampaignRequest(name=name, lease=lease_id, value=value)
+        witness = (
+            None
+            if rev is None or not older or older > WITNESS_MAX_AHEAD
+            else self._witnesses.watch(name, key, rev, older)
+        )
+        generation = self._conn.generation
+        try:
+            try:
+                resp, answered_by = await self._conn.unary_from("election.Campaign", request, timeout=left)
+            except EtcdTimeout as err:
+                # Whichever way etcd says it (DEADLINE_EXCEEDED, or UNKNOWN "context deadline
+                # exceeded" from the server's own context): the server withdrew our key.
+                raise CampaignTimeout(
+                    f"not elected leader of {name!r} within {timeout} s", code=err.code
+                ) from err
+            leader = LeaderKey.from_pb(resp.leader)
+            if rev is not None and leader.rev != rev and self._conn.generation == generation:
+                # Not sent again (nothing failed over), yet etcd's Campaign did not find the key
+                # our Txn put or found: it was deleted in between, and Campaign put a new one. A
+                # deleted candidate is out (the Campaign RPC alone has no such gap): withdraw it.
+                self._chore(self._withdraw(key, lease_id, leader.rev))
+                raise NotLeaderError(
+                    f"the campaign returned, but key {key!r} no longer exists at revision {rev}: "
+                    "it was deleted while the campaign began"
+                )
+            seen = None if witness is None else witness.verdict(leader)
+            if not (await self._leads(leader, answered_by) if seen is None else seen):
+                raise await self._false_win(leader)
+            return leader
+        finally:
+            if witness is not None:
+                witness.release()
+
+    async def _false_win(self, leader: LeaderKey) -> EtcdError:
+        """What to raise for a refused win: LeaseNotFound if our lease is gone, else NotLeaderError.
+
+        A lease revoked (or expired) while its candidate waited takes the key with it, and etcd
+        still answers "elected" later; a lease gone just before etcd's Campaign put the key is
+        answered LeaseNotFound at once (etcd 3.4 and 3.5 alike). Both are the same loss, and the
+        caller's remedy is a new lease, so both raise LeaseNotFound. A key deleted under a live
+        lease is NotLeaderError: campaigning again on that lease can win. One more request, only
+        on this rare path; if it fails the win is refused all the same.
+        """
+        where = (
+            f"key {leader.key!r} no longer exists at revision {leader.rev} as the oldest of the "
+            "election (it went while the campaign waited)"
+        )
+        with contextlib.suppress(EtcdError):
+            if (await self.lease_time_to_live(leader.lease)).ttl < 0:  # -1: expired or revoked
+                return LeaseNotFound(
+                    f"the campaign returned, but its lease {leader.lease:x} is gone and its {where}"
+                )
+        return NotLeaderError(f"the campaign returned, but {where}")
+
+    async def _leads(self, leader: LeaderKey, answered_by: int) -> bool:
+        """Whether `leader.key` is the election's oldest key: etcd answered "elected" to a
+        candidate whose key was already deleted (etcd-io/etcd#19597), so the answer is checked.
+
+        The check is first a serializable Range (no consensus round) at the member that answered
+        the Campaign. That member returned only after it applied the deletion of the last older
+        key, and what a member has applied only grows, so its read is at or after that revision:
+        a key of ours deleted while we waited is seen gone. And the read asks for the oldest key,
+        not merely for ours: older keys cannot be created after ours, so "ours is the oldest" at
+        any revision means we led at that revision, even from a member that lags (a restarted
+        one) - a lagging read can only say "not ours". Then, before refusing the win, the same
+        question is asked linearizably, of whichever endpoint the client uses now.
+        """
+        serializable = _oldest_request(leader.name, serializable=True)
+        try:
+            resp = await self._conn.unary_at(answered_by, "kv.Range", serializable)
+        except EtcdError:
+            pass  # that member is gone or slow: ask the cluster
+        else:
+            if _is_oldest(resp.kvs, leader):
+                return True
+        resp = await self._conn.unary("kv.Range", _oldest_request(leader.name))
+        return _is_oldest(resp.kvs, leader)
+
+    def _chore(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` in the background, owned by the client (aclose cancels what is left)."""
+        task = asyncio.create_task(work)
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
+
+    async def _withdraw(self, key: bytes, lease_id: int, rev: int | None) -> None:
+        """Delete our candidate key, fenced on its create revision (on our lease if unknown).
+
+        Best effort, within the client's timeout: if etcd cannot be reached, the key goes with
+        the lease.
+        """
+        if rev:
+            fence = rpc_pb2.Compare(result=rpc_pb2.Compare.EQUAL, target=rpc_pb2.Compare.CREATE, key=key)
+            fence.create_revision = rev
+        else:
+            fence = rpc_pb2.Compare(result=rpc_pb2.Compare.EQUAL, target=rpc_pb2.Compare.LEASE, key=key)
+            fence.lease = lease_id
+        request = rpc_pb2.TxnRequest(
+            compare=[fence],
+            success=[rpc_pb2.RequestOp(request_delete_range=rpc_pb2.DeleteRangeRequest(key=key))],
+        )
+        with contextlib.suppress(EtcdError):
+            await self._conn.unary("kv.Txn", request)
 
     async def proclaim(self, leader: LeaderKey, value: BytesLike) -> None:
         """Publish a new value as leader; NotLeaderError if leadership is gone."""
-        await self._conn.unary(
-            "election.Proclaim",
-            v3election_pb2.ProclaimRequest(leader=_leader_pb(leader), value=to_bytes(value)),
-        )
+        request = v3election_pb2.ProclaimRequest(value=to_bytes(value))
+        _leader_into(request.leader, leader)
+        await self._conn.unary("election.Proclaim", request)
 
     async def leader(self, name: BytesLike) -> KeyValue:
         """The current leader's key and value; NoLeaderError when nobody leads."""
@@ -416,7 +633,9 @@ class EtcdClient:
 
     async def resign(self, leader: LeaderKey) -> None:
         """Give up leadership (a no-op if it was already lost); the lease stays alive."""
-        await self._conn.unary("election.Resign", v3election_pb2.ResignRequest(leader=_leader_pb(leader)))
+        request = v3election_pb2.ResignRequest()
+        _leader_into(request.leader, leader)
+        await self._conn.unary("election.Resign", request)
 
     def observe(self, name: BytesLike) -> AsyncGenerator[KeyValue, None]:
         """Leader key-values of `name` as they change, resubscribing after a broken stream.
@@ -464,5 +683,59 @@ class EtcdClient:
             await backoff.sleep()
 
 
-def _leader_pb(leader: LeaderKey) -> v3election_pb2.LeaderKey:
-    return v3election_pb2.LeaderKey(name=leader.name, key=leader.key, rev=leader.rev, lease=leader.lease)
+def _oldest_request(name: bytes, *, serializable: bool = False) -> rpc_pb2.RangeRequest:
+    """A Range of the oldest key under `<name>/`: the leader, by etcd's rule (keys only)."""
+    request = rpc_pb2.RangeRequest(serializable=serializable)
+    _oldest_into(request, name)
+    return request
+
+
+def _oldest_into(request: rpc_pb2.RangeRequest, name: bytes) -> None:
+    prefix = name + SEP
+    request.key = prefix
+    request.range_end = prefix_range_end(prefix)
+    request.limit = 1
+    request.keys_only = True
+    request.sort_order = rpc_pb2.RangeRequest.ASCEND
+    request.sort_target = rpc_pb2.RangeRequest.CREATE
+
+
+def _is_oldest(kvs: Sequence[kv_pb2.KeyValue], leader: LeaderKey) -> bool:
+    return bool(kvs) and kvs[0].key == leader.key and kvs[0].create_revision == leader.rev
+
+
+def _stand_request(name: bytes, key: bytes, lease_id: int, value: bytes) -> rpc_pb2.TxnRequest:
+    """If our key is absent put it on our lease (as Campaign does), else read it; read the oldest.
+
+    Built in place: a message passed to a constructor is copied, which costs more than the rest.
+    """
+    request = rpc_pb2.TxnRequest()
+    absent = request.compare.add()
+    absent.target = rpc_pb2.Compare.CREATE
+    absent.key = key
+    absent.create_revision = 0  # EQUAL is the default result
+    put = request.success.add().request_put
+    put.key, put.value, put.lease = key, value, lease_id
+    _oldest_into(request.success.add().request_range, name)
+    request.failure.add().request_range.key = key
+    _oldest_into(request.failure.add().request_range, name)
+    return request
+
+
+def _standing(resp: rpc_pb2.TxnResponse, key: bytes, value: bytes) -> tuple[int, bool, bytes, int | None]:
+    """From the campaign's Txn: our key's create revision, whether it is the oldest, its value,
+    and how many keys are older (known only if the Txn put it: then every other key is)."""
+    oldest = resp.responses[1].response_range
+    if resp.succeeded:
+        rev, current = int(resp.header.revision), value  # the Txn's one write: its revision
+        older: int | None = int(oldest.count) - 1
+    else:
+        kvs = resp.responses[0].response_range.kvs
+        rev, current, older = int(kvs[0].create_revision), kvs[0].value, None
+    kvs = oldest.kvs
+    return rev, bool(kvs) and kvs[0].key == key and kvs[0].create_revision == rev, current, older
+
+
+def _leader_into(pb: v3election_pb2.LeaderKey, leader: LeaderKey) -> None:
+    """Fill a request's LeaderKey in place (a message given to a constructor is copied)."""
+    pb.name, pb.key, pb.rev, pb.lease = leader.name, leader.key, leader.rev, leader.lease

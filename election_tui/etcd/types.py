@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING
@@ -23,7 +24,7 @@ class KeyValue:
 
     @classmethod
     def from_pb(cls, kv: kv_pb2.KeyValue) -> KeyValue:
-        return cls(kv.key, kv.value, kv.create_revision, kv.mod_revision, kv.version, kv.lease)
+        return _key_value(kv)
 
 
 class EventType(Enum):
@@ -44,12 +45,13 @@ class Event:
         return self.kv.mod_revision
 
     @classmethod
-    def from_pb(cls, ev: kv_pb2.Event) -> Event:
-        return cls(
-            EventType.DELETE if ev.type == 1 else EventType.PUT,
-            KeyValue.from_pb(ev.kv),
-            KeyValue.from_pb(ev.prev_kv) if ev.HasField("prev_kv") else None,
-        )
+    def from_pb(cls, ev: kv_pb2.Event, *, prev_kv: bool = True) -> Event:
+        """`prev_kv=False`: do not look for one (a watch that did not ask etcd for it)."""
+        event = _new(Event)
+        _set_type(event, _DELETE if ev.type == 1 else _PUT)
+        _set_kv(event, _key_value(ev.kv))
+        _set_prev(event, _key_value(ev.prev_kv) if prev_kv and ev.HasField("prev_kv") else None)
+        return event
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,59 @@ class WatchEvents:
 
     events: tuple[Event, ...]
     revision: int
+
+
+# The watch decodes every event, so KeyValue and Event are built without their __init__: the
+# slots are set through their descriptors, as the frozen __init__ does through object's
+# __setattr__, in about half the time (tests/test_client_watch.py checks they are equal).
+_new = object.__new__
+_set_key, _set_value, _set_create, _set_mod, _set_version, _set_lease = (
+    KeyValue.__dict__[name].__set__
+    for name in ("key", "value", "create_revision", "mod_revision", "version", "lease")
+)
+_set_type, _set_kv, _set_prev = (Event.__dict__[name].__set__ for name in ("type", "kv", "prev_kv"))
+_set_events, _set_events_revision = (WatchEvents.__dict__[name].__set__ for name in ("events", "revision"))
+_PUT, _DELETE = EventType.PUT, EventType.DELETE
+
+
+def _key_value(kv: kv_pb2.KeyValue) -> KeyValue:
+    out = _new(KeyValue)
+    _set_key(out, kv.key)
+    _set_value(out, kv.value)
+    _set_create(out, kv.create_revision)
+    _set_mod(out, kv.mod_revision)
+    _set_version(out, kv.version)
+    _set_lease(out, kv.lease)
+    return out
+
+
+def _events(raw: Sequence[kv_pb2.Event], prev_kv: bool) -> tuple[Event, ...]:
+    """Event.from_pb of each, inlined: this is the watch's loop over every event it delivers."""
+    out: list[Event] = []
+    append = out.append
+    for ev in raw:
+        pb = ev.kv
+        kv = _new(KeyValue)
+        _set_key(kv, pb.key)
+        _set_value(kv, pb.value)
+        _set_create(kv, pb.create_revision)
+        _set_mod(kv, pb.mod_revision)
+        _set_version(kv, pb.version)
+        _set_lease(kv, pb.lease)
+        event = _new(Event)
+        _set_type(event, _DELETE if ev.type == 1 else _PUT)
+        _set_kv(event, kv)
+        _set_prev(event, _key_value(ev.prev_kv) if prev_kv and ev.HasField("prev_kv") else None)
+        append(event)
+    return tuple(out)
+
+
+def _watch_events(events: tuple[Event, ...], revision: int) -> WatchEvents:
+    """WatchEvents(events, revision), built as fast as `_key_value`."""
+    out = _new(WatchEvents)
+    _set_events(out, events)
+    _set_events_revision(out, revision)
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from types import TracebackType
 
 import grpc
@@ -15,10 +15,11 @@ from .types import (
     Event,
     WatchCompacted,
     WatchDisconnected,
-    WatchEvents,
     WatchItem,
     WatchProgress,
     WatchResumed,
+    _events,
+    _watch_events,
 )
 
 
@@ -53,11 +54,11 @@ class Watch(AsyncIterator[WatchItem]):
         self.connected = False
         self._items = self._run()
 
-    def __aiter__(self) -> Watch:
-        return self
+    def __aiter__(self) -> AsyncIterator[WatchItem]:
+        return self._items  # `async for` steps the generator itself: one coroutine less per item
 
-    async def __anext__(self) -> WatchItem:
-        return await self._items.__anext__()
+    def __anext__(self) -> Awaitable[WatchItem]:
+        return self._items.__anext__()
 
     async def aclose(self) -> None:
         await self._items.aclose()
@@ -83,12 +84,14 @@ class Watch(AsyncIterator[WatchItem]):
 
     def _decode(self, raw: Sequence[kv_pb2.Event]) -> tuple[tuple[Event, ...], int]:
         """The events not delivered before that the filter keeps, and how many it dropped."""
-        fresh = [e for e in raw if e.kv.mod_revision >= self.next_revision]
+        fresh: Sequence[kv_pb2.Event] = raw
+        if len(raw) > 1 and raw[0].kv.mod_revision < self.next_revision:  # the rest are newer
+            fresh = [e for e in raw if e.kv.mod_revision >= self.next_revision]
         keep = self._key_filter
         if keep is None:
-            return tuple(Event.from_pb(e) for e in fresh), 0
+            return _events(fresh, self._prev_kv), 0
         kept = [e for e in fresh if keep(e.kv.key)]
-        return tuple(Event.from_pb(e) for e in kept), len(fresh) - len(kept)
+        return _events(kept, self._prev_kv), len(fresh) - len(kept)
 
     async def _run(self) -> AsyncGenerator[WatchItem, None]:
         backoff = Backoff(cap=2.0)
@@ -104,6 +107,23 @@ class Watch(AsyncIterator[WatchItem]):
                 call = self._conn.stubs().watch.Watch(metadata=metadata)
                 await call.write(self._create_request())
                 async for resp in call:
+                    events = resp.events
+                    if events:  # the common case first: no events come with created or canceled
+                        last = events[-1].kv.mod_revision
+                        if last < self.next_revision:
+                            continue  # delivered before (etcd resends nothing older, but be sure)
+                        decoded, dropped = self._decode(events)
+                        header = resp.header.revision
+                        del resp, events  # the dropped values go now, not when the next response comes
+                        self.next_revision = last + 1
+                        if dropped:
+                            self.dropped += dropped
+                        if decoded:
+                            yield _watch_events(decoded, header)
+                        elif dropped:
+                            yield WatchProgress(last)
+                        del decoded  # the caller has them: no value waits here for the next response
+                        continue
                     # A refused watch (e.g. permission denied) is answered created *and* canceled.
                     if resp.canceled:
                         if resp.compact_revision:
@@ -132,19 +152,7 @@ class Watch(AsyncIterator[WatchItem]):
                             broken = None
                             yield WatchResumed(self.next_revision)
                         continue
-                    if resp.events:
-                        header = resp.header.revision
-                        last = resp.events[-1].kv.mod_revision
-                        events, dropped = self._decode(resp.events)
-                        del resp  # the dropped values go now, not when the next response comes
-                        self.next_revision = last + 1
-                        self.dropped += dropped
-                        if events:
-                            yield WatchEvents(events, header)
-                        elif dropped:
-                            yield WatchProgress(last)
-                        del events  # the caller has them: no value waits here for the next response
-                    elif resp.header.revision >= self.next_revision:
+                    if resp.header.revision >= self.next_revision:
                         self.next_revision = resp.header.revision + 1
                         yield WatchProgress(resp.header.revision)
                 if stale_token:

@@ -8,6 +8,7 @@ own; the shared session etcd (`etcd`) is only used where the fault sits between 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from pathlib import Path
 
 import pytest
 
@@ -27,9 +28,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture
-def own_etcd() -> Iterator[EmbeddedEtcd]:
-    """A single-member etcd of this test alone (it may be killed, paused or compacted)."""
-    with EmbeddedEtcd(name="fault") as instance:
+def own_etcd(etcd_binary: Path) -> Iterator[EmbeddedEtcd]:
+    """A single-member etcd of this test alone (it may be killed, paused or compacted), of the
+    version under test (an `etcd_versions` module runs on each)."""
+    with EmbeddedEtcd(name="fault", etcd_bin=etcd_binary) as instance:
         yield instance
 
 
