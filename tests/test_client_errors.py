@@ -27,6 +27,7 @@ from election_tui.etcd import (
     RequestError,
     RequestTooLarge,
     TlsHandshakeFailed,
+    TlsNameMismatch,
     TooManyRequests,
     TransientError,
     Unavailable,
@@ -143,6 +144,18 @@ def test_a_tls_failure_says_it_was_the_handshake() -> None:
 
     assert error.detail.startswith("TLS handshake with etcd failed: ")
     assert "--cacert" in str(error)
+
+
+def test_a_certificate_for_another_host_says_to_dial_a_name_it_lists() -> None:
+    error = mapped(
+        "UNAVAILABLE",
+        "failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:2379: Custom verification"
+        " check failed with error: UNAUTHENTICATED: Hostname Verification Check failed.",
+    )
+
+    assert isinstance(error, TlsNameMismatch) and isinstance(error, TlsHandshakeFailed)
+    assert error.detail.startswith("TLS: etcd's certificate does not match the host: ")
+    assert "localhost" in str(error) and "is etcd running" not in str(error)
 
 
 # -- the groups -----------------------------------------------------------------------------

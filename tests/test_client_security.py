@@ -18,6 +18,7 @@ from election_tui.etcd import (
     EtcdClient,
     InvalidArgument,
     PermissionDenied,
+    TlsNameMismatch,
     Unavailable,
     Watch,
     WatchDisconnected,
@@ -124,9 +125,10 @@ async def test_through_a_proxy_tls_checks_the_certificate_against_the_endpoints_
             command_timeout=0.5,
         )
         async with EtcdClient(wrong) as client:
-            with pytest.raises(Unavailable) as refused:
+            with pytest.raises(TlsNameMismatch) as refused:
                 await asyncio.wait_for(client.get(b"k"), BOUND)
-    assert "hostname" in str(refused.value).lower()  # gRPC's "Hostname Verification Check failed"
+    assert "Hostname Verification Check failed" in str(refused.value)  # gRPC's own words, kept
+    assert "does not name the endpoint's host" in str(refused.value)  # and what to do
 
 
 async def test_a_candidates_own_link_reaches_a_tls_cluster(

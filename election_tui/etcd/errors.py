@@ -5,6 +5,7 @@
     │   │                        what was safe to send again, within the call's deadline)
     │   ├── Unavailable          no endpoint answers
     │   │   └── TlsHandshakeFailed   it answers, but the certificates do not match
+    │   │       └── TlsNameMismatch  its certificate does not name the host dialled
     │   ├── EtcdTimeout          no answer within the deadline
     │   └── TooManyRequests      etcd sheds load
     ├── AuthError
@@ -53,6 +54,13 @@ class Unavailable(TransientError):
 
 class TlsHandshakeFailed(Unavailable):
     hint = "does --cacert name the CA that signed etcd's certificate, and --cert/--key a pair it trusts?"
+
+
+class TlsNameMismatch(TlsHandshakeFailed):
+    hint = (
+        "etcd's certificate does not name the endpoint's host; dial a name it was issued for"
+        " (e.g. https://localhost:2379 rather than an IP it does not list)"
+    )
 
 
 class EtcdTimeout(TransientError):
@@ -158,6 +166,11 @@ _BY_MESSAGE: tuple[tuple[str, type[EtcdError], str | None], ...] = (
     # raft lost a proposal (its leader died under it): UNAVAILABLE from the KV service, UNKNOWN
     # from the election service's Campaign (measured on 3.5.1, after the request timeout, 7 s).
     ("etcdserver: request timed out", Unavailable, None),
+    (
+        "hostname verification check failed",
+        TlsNameMismatch,
+        "TLS: etcd's certificate does not match the host: {}",
+    ),
     ("handshake failed", TlsHandshakeFailed, "TLS handshake with etcd failed: {}"),
 )
 
