@@ -54,6 +54,7 @@ def test_the_lesson_notebook_runs_end_to_end_in_a_real_kernel(tmp_path: Path) ->
     assert "leads after" in printed
     assert "the old one thinks it is: stale" in printed
     assert "after healing, the old leader is lost" in printed
+    assert "the cut one went to: lost" in printed  # the network partition: no stale window
     shown = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "execute_result"]
     mimes = [set(o["data"]) for o in shown]
     assert any("application/vnd.jupyter.widget-view+json" in m for m in mimes)  # the live widget
