@@ -35,6 +35,7 @@ from election_tui.live import ClusterInfo, LiveSession
 from election_tui.model import BeliefLog, ElectionState, TermBook
 from election_tui.ui.app import ElectionApp
 from election_tui.ui.modals import LaunchScreen
+from election_tui.ui.timeline import Timeline
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 CLOCK = 5_000.0  # the frozen monotonic clock
@@ -289,6 +290,8 @@ async def test_dashboard_snapshot(
         assert {"id", "value", "state"} <= set(app.fleet_table.shown_columns)
         for table in (app.elections, app.queue, app.fleet_table):
             assert table.virtual_size.width <= table.size.width, table.id
+        timeline = app.query_one(Timeline)  # its lines are laid out to fit the panel
+        assert 0 < timeline.virtual_size.width <= timeline.scrollable_content_region.width
         svg = await _stable_svg(app, pilot)
     assert_snapshot(request, tmp_path, f"dashboard_{size[0]}x{size[1]}", svg)
 
