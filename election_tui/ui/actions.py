@@ -80,7 +80,7 @@ ACTIONS: tuple[Action, ...] = (
         "z",
         "z",
         "Pause",
-        "Pause / resume keep-alive",
+        "Pause / resume keep-alive (simulated partition)",
         "The simulator's partition (inside the process): the leader goes stale, then learns it lost",
         Needs.OURS,
         verb="pause",
@@ -90,7 +90,7 @@ ACTIONS: tuple[Action, ...] = (
         "b",
         "b",
         "Cut",
-        "Blackhole / heal network",
+        "Network partition: cut / heal connection",
         "A real partition: the candidate's own connection drops every byte (the leader goes "
         "straight to lost, etcd expires its key after the TTL); b again heals it",
         Needs.OURS,

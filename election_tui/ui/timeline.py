@@ -15,48 +15,59 @@ from ..model import TimelineEntry
 from .render import TIMELINE_STYLES, literal, matches
 
 MAX_LINES = 1000
-_FIXED = 9 + 8 + 11 + 6  # time, revision, kind, our number: always whole
+_TIME, _KIND = 9, 11  # "12:34:56 ", "proclaimed " (history lines say "history  ")
+_REV, _WHO = 8, 6  # "r123456 ", "#1234 " by default; a Timeline sizes both to what it holds
 _NAME, _VALUE, _LEASE = 25, 21, 17  # the flexible fields at full width (with their gap)
-_MIN_NAME, _MIN_VALUE = 13, 9
-LINE_WIDTH = _FIXED + _NAME + _VALUE + _LEASE  # what a full line needs
+_MIN_NAME, _MIN_VALUE = 11, 9
+LINE_WIDTH = _TIME + _REV + _KIND + _WHO + _NAME + _VALUE + _LEASE  # what a full line needs
 
 
-def fields_for(width: int) -> tuple[int, int, bool]:
+def fields_for(width: int, fixed: int = _TIME + _REV + _KIND + _WHO) -> tuple[int, int, bool]:
     """(election, value, lease shown) cells for a panel `width` wide, so a line fits it.
 
-    The lease goes first, then election and value shrink together (names cut with "…"), then
-    the value goes; below that the line keeps its minimum and the panel scrolls sideways.
+    The lease goes first; then value and election share the room (the value first: it says who
+    the candidate is; the election is also in its own panel), names cut with "…"; then the value
+    goes. Below that a line keeps its minimum and is cut at the panel's edge.
     """
-    room = width - _FIXED
+    room = width - fixed
     if room >= _NAME + _VALUE + _LEASE:
         return _NAME, _VALUE, True
     if room >= _NAME + _VALUE:
         return _NAME, _VALUE, False
     if room >= _MIN_NAME + _MIN_VALUE:
-        name = max(_MIN_NAME, room * _NAME // (_NAME + _VALUE))
+        value = min(_VALUE, max(_MIN_VALUE, (room + 1) // 2))
+        name = min(_NAME, max(_MIN_NAME, room - value))
         return name, room - name, False
     return max(_MIN_NAME, min(_NAME, room)), 0, False
 
 
-def entry_text(entry: TimelineEntry, number: int | None = None, width: int = LINE_WIDTH) -> Text:
+def entry_text(
+    entry: TimelineEntry,
+    number: int | None = None,
+    width: int = LINE_WIDTH,
+    *,
+    rev_cells: int = _REV,
+    who_cells: int = _WHO,
+) -> Text:
     """One line at most `width` cells (if it can); `number` is our candidate's (#3), so
     candidates with one value can be told apart.
 
     An entry replayed from etcd's history has no clock time (etcd keeps none): "history" stands
     in its place and the whole line is dim, its revision being what is known.
     """
-    name_cells, value_cells, lease = fields_for(width)
+    name_cells, value_cells, lease = fields_for(width, _TIME + rev_cells + _KIND + who_cells)
     if entry.time is None:
         text = Text("history  ", style="dim italic")
     else:
         text = Text(time.strftime("%H:%M:%S ", time.localtime(entry.time)), style="dim")
-    text.append(f"r{entry.revision:<6} ", style="dim")
+    text.append(f"r{entry.revision}".ljust(rev_cells - 1) + " ", style="dim")
     text.append(f"{entry.kind:<11}", style=TIMELINE_STYLES.get(entry.kind, ""))  # "proclaimed" + a space
     name = literal(entry.election, name_cells - 1, "bold")
     name.pad_right(name_cells - name.cell_len)
     text.append_text(name)
-    who = Text(f"{'#' + str(number) if number is not None else '':<6}", style="bold cyan")
-    text.append_text(who)
+    if who_cells:
+        who = f"#{number}" if number is not None else ""
+        text.append(who.ljust(who_cells - 1) + " ", style="bold cyan")
     if value_cells:
         value = literal(entry.value, value_cells - 1)
         value.pad_right(value_cells - value.cell_len)
@@ -90,7 +101,11 @@ class Timeline(ScrollView, can_focus=True):
         self._entries: deque[tuple[int, TimelineEntry, int | None]] = deque(maxlen=max_lines)
         self._shown: deque[int] = deque()  # sequence numbers that pass the filter, in order
         self._cache: dict[int, Strip] = {}
-        self._cached_width = 0  # the panel width the cached lines were laid out for
+        self._cached_layout = (0, 0, 0)  # (width, revision cells, number cells) of the cache
+        # The revision and number columns are as wide as the widest held (they only grow): a
+        # fresh etcd's "r12" does not take a real cluster's eight cells, a watcher's lines no "#".
+        self._rev_cells = 4
+        self._who_cells = 0
         self._added = 0
         self._needle = ""
 
@@ -125,7 +140,11 @@ class Timeline(ScrollView, can_focus=True):
         for entry in batch:
             seq = self._added
             self._added += 1
-            self._entries.append((seq, entry, numbers.get(entry.key) if numbers else None))
+            number = numbers.get(entry.key) if numbers else None
+            self._entries.append((seq, entry, number))
+            self._rev_cells = max(self._rev_cells, len(str(entry.revision)) + 2)
+            if number is not None:
+                self._who_cells = max(self._who_cells, len(str(number)) + 2)
             if self._passes(entry):
                 self._shown.append(seq)
         first = self._first()
@@ -140,9 +159,12 @@ class Timeline(ScrollView, can_focus=True):
         it comes and goes with the line count (else its arrival would add a sideways one)."""
         return max(self.size.width - self.styles.scrollbar_size_vertical, 0)
 
+    def _fixed(self) -> int:
+        return _TIME + self._rev_cells + _KIND + self._who_cells
+
     def _line_cells(self) -> int:
-        name, value, lease = fields_for(self._fit())
-        return _FIXED + name + value + (_LEASE if lease else 0)
+        name, value, lease = fields_for(self._fit(), self._fixed())
+        return self._fixed() + name + value + (_LEASE if lease else 0)
 
     def on_resize(self) -> None:
         self._relayout(follow=False)
@@ -162,13 +184,14 @@ class Timeline(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         seq = self._shown[index]
         fit = self._fit()
-        if self._cached_width != fit:
+        layout = (fit, self._rev_cells, self._who_cells)
+        if self._cached_layout != layout:
             self._cache.clear()
-            self._cached_width = fit
+            self._cached_layout = layout
         strip = self._cache.get(seq)
         if strip is None:
             _, entry, number = self._entries[seq - self._first()]
-            line = entry_text(entry, number, fit)
+            line = entry_text(entry, number, fit, rev_cells=self._rev_cells, who_cells=self._who_cells)
             strip = self._cache[seq] = Strip(list(line.render(self.app.console, end="")))
         scroll_x = int(self.scroll_offset.x)
         return strip.crop_extend(scroll_x, scroll_x + width, base).apply_style(base)
