@@ -34,8 +34,9 @@ def status_text(
         for member in info.members:
             state = member.state
             if state != "up":
-                text.append(f"  {member.name}", style="red strike")
-                text.append(f" {state}", style="bold red" if state == "down" else "bold yellow")
+                text.append(
+                    f"  {member.name} {state} ", style="bold red" if state == "down" else "bold yellow"
+                )
     text.append(f" {info.endpoint}", style="bold")
     text.append(f"  rev {info.revision}")
     if info.loading is not None:
