@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import math
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -174,6 +175,20 @@ def _defaults(args: argparse.Namespace) -> None:
             setattr(args, name, value)
 
 
+def _check_foreground() -> None:
+    """A dashboard started in the background (`cmd &`, `timeout` without --foreground) is stopped
+    by the kernel at its first read of the terminal (SIGTTIN) and would sit there, silent."""
+    try:
+        fd = sys.stdin.fileno()
+        background = os.isatty(fd) and os.tcgetpgrp(fd) != os.getpgrp()
+    except (OSError, ValueError):  # no terminal, or not ours: nothing to check
+        return
+    if background:
+        raise ConfigError(
+            "the dashboard needs the terminal's foreground: run it without '&' (under timeout: timeout --foreground)"
+        )
+
+
 @contextlib.contextmanager
 def _cluster(
     config: ClientConfig, members: int | None = None
@@ -284,6 +299,7 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     from ..ui.app import run_dashboard
 
+    _check_foreground()  # before an embedded etcd starts for nothing
     with _cluster(config, args.members) as (cluster, control):
         return run_dashboard(
             cluster,

@@ -51,6 +51,16 @@ ROWS, COLS = 40, 140
 # Make the pty our child's controlling terminal, as a terminal emulator does, then become the app
 # (same PID): closing the pty then hangs it up (SIGHUP, EOF, EIO) and a resize sends SIGWINCH.
 _CTTY = "import fcntl, os, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0); os.execv(sys.argv[1], sys.argv[1:])"
+# The same terminal, and the app started in the background of it, as a shell's `app &` does.
+_BACKGROUND = """
+import fcntl, os, sys, termios
+fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+pid = os.fork()
+if pid == 0:
+    os.setpgid(0, 0)
+    os.execv(sys.argv[1], sys.argv[1:])
+sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+"""
 
 
 def cli(*args: str) -> list[str]:
@@ -226,6 +236,22 @@ async def test_a_closed_terminal_ends_the_app_its_etcd_and_its_temp_dir(
     assert took < HANGUP_BOUND, f"{took:.2f} s"
     assert not alive(etcd_pid)  # stopped (and reaped) by the app before it exited
     assert not data_root.exists()
+
+
+async def test_a_dashboard_started_in_the_background_says_so_and_exits_2(exit_etcd: EmbeddedEtcd) -> None:
+    term = Terminal(
+        [sys.executable, "-c", _BACKGROUND, *cli("--endpoints", exit_etcd.endpoints[0])], controlling=False
+    )
+    try:
+        code = await asyncio.to_thread(term.proc.wait, 15)  # stopped by SIGTTIN, it would not end
+    finally:
+        for pid in descendants(term.proc.pid):  # the app itself, if it hangs stopped
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        term.close()
+    output = bytes(term.output).decode(errors="replace")
+    assert code == 2, output[-2000:]
+    assert "needs the terminal's foreground" in output and "Traceback" not in output
 
 
 async def test_killing_the_tmux_session_ends_the_app_its_etcd_and_its_temp_dir(
