@@ -65,6 +65,16 @@ def test_a_drill_written_for_3_members_is_refused_on_1(
     assert "written for 3 members, the cluster has 1" in err
 
 
+def test_a_kill_member_drill_on_the_default_single_member_exits_2(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("ETCDCTL_ENDPOINTS", raising=False)
+    scenario = tmp_path / "lone.toml"
+    scenario.write_text(_SMALL.replace("members = 3\n", "").replace("member = 2", 'member = "leader"'))
+    err = _one_line_exit_2(capsys, ["drill", str(scenario)])
+    assert "'kill_member' needs --members 3 or more" in err
+
+
 def _spawn(argv: list[str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(argv, env=_env(), stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
 

@@ -114,6 +114,13 @@ def test_wrong_types_and_bounds_are_refused() -> None:
         parse_scenario("ttl = ")
 
 
+def test_heal_after_out_of_bounds_says_between_0_and_60() -> None:
+    for bad in ("-3", "61"):
+        with pytest.raises(ScenarioError) as caught:
+            parse_scenario(_VALID.replace('how = "expire"', f'how = "pause"\nheal_after = {bad}'))
+        assert f"steps[2].heal_after must be between 0 and 60 seconds (got {bad})" in str(caught.value)
+
+
 def test_heal_after_only_applies_to_the_partitions() -> None:
     with pytest.raises(
         ScenarioError, match=r'steps\[2\]\.heal_after only applies to how = "pause" or "blackhole"'

@@ -175,7 +175,8 @@ def test_member_steps_parse_and_bad_ones_name_the_field() -> None:
         ("", 'member = "failed"', r"steps\[1\]\.member must be \"leader\" or \"follower\""),
         ("", 'member = "leader"\ncount = 2', r"steps\[1\]\.count only applies to member = \"follower\""),
         ("", "member = 0", r"steps\[1\]\.member must be a member number from 1 to 5"),
-        ("members = 3", "member = 4", r"steps\[1\]\.member is 4 but the cluster has 3"),
+        ("members = 3", "member = 7", r"steps\[1\]\.member must be a member number from 1 to 3 \(got 7: "),
+        ("members = 1", 'member = "leader"', r"steps\[1\]\.action 'kill_member' needs --members 3 or more"),
         ("members = 3", 'member = "follower"\ncount = 3', r"steps\[1\]\.count is 3 but a cluster of 3 has 2"),
         ("members = 7", 'member = "leader"', r"members must be between 1 and 5"),
     ):
@@ -187,4 +188,11 @@ def test_a_drill_written_for_three_members_is_refused_on_one() -> None:
     scenario = load_scenario("no-quorum")
     problem = scenario.cluster_problem(1)
     assert problem is not None and "written for 3 members, the cluster has 1" in str(problem)
+    assert scenario.cluster_problem(3) is None
+
+
+def test_a_kill_on_the_only_member_is_refused_before_it_starts() -> None:
+    scenario = parse_scenario(_KILL.format(top="", step='member = "leader"'))  # no `members`: any size
+    problem = scenario.cluster_problem(1)
+    assert problem is not None and "'kill_member' needs --members 3 or more" in str(problem)
     assert scenario.cluster_problem(3) is None
