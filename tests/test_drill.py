@@ -13,6 +13,7 @@ from election_tui.drill import (
     Fail,
     Launch,
     ScenarioError,
+    drill_election,
     format_text,
     load_scenario,
     parse_scenario,
@@ -227,6 +228,24 @@ async def test_resign_drill_hands_over_at_once(endpoints: list[str], prefix: byt
         assert f.overlap is not None and f.overlap < 0.05
     assert any(line.startswith("fail-over 4: resign") for line in progress)
     _check_formats(report, "resign")
+
+
+def test_the_prefix_is_not_prepended_to_an_election_already_under_it() -> None:
+    assert drill_election(b"drill/", "drill/network-partition") == b"drill/network-partition"
+    assert drill_election(b"team/", "drill/resign") == b"team/drill/resign"
+    assert drill_election(b"", "drill/resign") == b"drill/resign"
+
+
+async def test_a_drill_under_a_prefix_its_election_already_has_runs_there_once(
+    endpoints: list[str], prefix: bytes
+) -> None:
+    scenario = parse_scenario(
+        f'name = "once"\nelection = "{prefix.decode()}drill/once"\nttl = 2\n'
+        '[[steps]]\naction = "launch"\ncount = 2\n[[steps]]\naction = "fail"\nhow = "resign"\n'
+    )
+    async with EtcdClient(endpoints) as client:
+        report = await run_drill(client, scenario, election_prefix=prefix)
+    assert report.election == prefix + b"drill/once" and report.ok, report.error
 
 
 async def test_expiry_drill_detects_after_the_ttl(endpoints: list[str], prefix: bytes) -> None:
