@@ -115,6 +115,14 @@ def test_wrong_types_and_bounds_are_refused() -> None:
         parse_scenario("ttl = ")
 
 
+def test_the_partition_drills_tell_a_keep_alive_pause_from_a_network_cut() -> None:
+    pause = " ".join(load_scenario("partition").description.split())
+    assert pause.startswith("A keep-alive pause") and "not a network partition" in pause
+    assert "cut off" not in pause  # "cut" is the blackhole's word
+    both = " ".join(load_scenario("network-partition").description.split())
+    assert "its overlap is just heal_after" in both and "no overlap" in both
+
+
 def test_heal_after_out_of_bounds_says_between_0_and_60() -> None:
     for bad in ("-3", "61"):
         with pytest.raises(ScenarioError) as caught:
