@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers import pause_and_cut_report
 
 from election_tui.drill import (
     DrillReport,
@@ -21,6 +22,7 @@ from election_tui.drill import (
     shipped_scenarios,
     to_json,
 )
+from election_tui.drill.html import drill_chart_svg
 from election_tui.etcd import EtcdClient
 
 _VALID = """
@@ -121,6 +123,21 @@ def test_the_partition_drills_tell_a_keep_alive_pause_from_a_network_cut() -> No
     assert "cut off" not in pause  # "cut" is the blackhole's word
     both = " ".join(load_scenario("network-partition").description.split())
     assert "its overlap is just heal_after" in both and "no overlap" in both
+
+
+def test_overlap_is_in_the_summary_and_the_chart_and_unknown_shows_as_a_dash() -> None:
+    report = pause_and_cut_report()
+    text = format_text(report)
+    summary = text[text.index("summary (median / p95)") :]
+    header, *rows = summary.splitlines()[1:5]
+    assert header.split()[-1] == "overlap"
+    assert rows[0].startswith("pause") and rows[0].endswith("1000 ms / 1000 ms")
+    assert rows[1].startswith("blackhole") and rows[1].endswith("0.0 ms / 0.0 ms")
+    assert rows[2].startswith("resign") and rows[2].endswith(" -")  # never measured: not a zero
+    assert to_json(report)["summary"]["resign"]["overlap"] is None
+    svg = drill_chart_svg(report)
+    assert svg.count('class="etui-overlap"') == 1  # only the paused leader overlapped
+    assert "etui-overlap-legend" in svg and "overlap 1000 ms" in svg and "overlap -" in svg
 
 
 def test_heal_after_out_of_bounds_says_between_0_and_60() -> None:
