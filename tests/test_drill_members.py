@@ -13,7 +13,10 @@ import pytest
 from helpers import eventually
 
 from election_tui.drill import (
+    DrillReport,
+    MemberEvent,
     MemberStep,
+    RaftView,
     ScenarioError,
     format_text,
     load_scenario,
@@ -196,3 +199,15 @@ def test_a_kill_on_the_only_member_is_refused_before_it_starts() -> None:
     problem = scenario.cluster_problem(1)
     assert problem is not None and "'kill_member' needs --members 3 or more" in str(problem)
     assert scenario.cluster_problem(3) is None
+
+
+def test_without_quorum_the_report_does_not_claim_the_election_kept_its_leader() -> None:
+    report = DrillReport(load_scenario("no-quorum"), b"drill/no-quorum", 0.0, 0.0, 5.0, 2)
+    event = MemberEvent(
+        1, 2, "kill", "follower", ("election-tui-2", "election-tui-3"), 1.0, 1.5,
+        RaftView("election-tui-1", 2, 3, 3), RaftView(None, 2, 1, 3), "c1", "c1", True,
+    )  # fmt: skip
+    report.member_events.append(event)
+    text = " ".join(format_text(report).split())
+    assert "1 of 3 up, NO QUORUM" in text
+    assert "election leader unknown without quorum (last seen: c1)" in text and "(kept)" not in text

@@ -351,10 +351,12 @@ def _members_text(report: DrillReport, width: int) -> list[str]:
         quorum = "" if e.after.quorum else ", NO QUORUM"
         settled = f"settled in {ms_text(e.settle)}" if e.settle is not None else "did not settle"
         kept = "kept" if e.leader_kept else f"was {e.leader_before or 'none'}"
+        leader = f"election leader {e.leader_after or 'none'} ({kept})"
+        if not e.after.quorum:  # no member can answer for etcd: what our watch last saw is all we know
+            leader = f"election leader unknown without quorum (last seen: {e.leader_after or 'none'})"
         text = (
             f"{e.index}. {e.verb} {', '.join(e.members)} ({e.chosen}): raft {e.before.text()} -> "
-            f"{e.after.text()}, {e.after.up} of {e.after.total} up{quorum}; {settled}; "
-            f"election leader {e.leader_after or 'none'} ({kept})"
+            f"{e.after.text()}, {e.after.up} of {e.after.total} up{quorum}; {settled}; {leader}"
         )
         if e.leases:
             alive = sum(lease.ttl > 0 for lease in e.leases)
