@@ -140,3 +140,21 @@ def binary_version(etcd: Path) -> str:
     out = subprocess.run([str(etcd), "--version"], capture_output=True, text=True, timeout=30).stdout
     found = re.search(r"etcd Version: (\S+)", out)
     return found.group(1) if found else "unknown"
+
+
+def pause_and_cut_report() -> Any:
+    """A network-partition drill's report, made up: a paused leader that still believed for 1 s
+    after the new election, a black-holed one that had given up first, and a resign whose old
+    leader's belief was never seen (overlap unknown). For format tests that need no etcd."""
+    from election_tui.drill import DrillReport, Failover, load_scenario
+
+    def row(index: int, how: Any, believed: float | None) -> Failover:
+        t = 10.0 * index
+        return Failover(
+            index, 2 + index, how, 3.5, f"c{index}", f"k{index}", t, t, t + 2.0, 10 + index,
+            t + 2.01, f"c{index + 1}", f"k{index + 1}", None if believed is None else t + 2.01 + believed,
+        )  # fmt: skip
+
+    report = DrillReport(load_scenario("network-partition"), b"drill/network-partition", 0.0, 0.0, 40.0, 3)
+    report.failovers += [row(1, "pause", 1.0), row(2, "blackhole", -0.2), row(3, "resign", None)]
+    return report

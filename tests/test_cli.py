@@ -471,6 +471,7 @@ async def test_drill_resign_json_reports_each_fail_over(env: dict[str, str]) -> 
     done = await run(env, "drill", "resign", "--json", timeout=30)
 
     assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == 1 and done.stdout.isascii()  # one object per line, as --json says
     report = json.loads(done.stdout)
     assert report["ok"] is True and report["scenario"]["name"] == "resign"
     assert len(report["failovers"]) == 4

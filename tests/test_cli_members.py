@@ -65,6 +65,39 @@ def test_a_drill_written_for_3_members_is_refused_on_1(
     assert "written for 3 members, the cluster has 1" in err
 
 
+def test_a_kill_member_drill_on_the_default_single_member_exits_2(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("ETCDCTL_ENDPOINTS", raising=False)
+    scenario = tmp_path / "lone.toml"
+    scenario.write_text(_SMALL.replace("members = 3\n", "").replace("member = 2", 'member = "leader"'))
+    err = _one_line_exit_2(capsys, ["drill", str(scenario)])
+    assert "'kill_member' needs --members 3 or more" in err
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        (
+            ("member = 2", "member = 7"),
+            "member must be a member number from 1 to 3 (got 7: this drill has members = 3)",
+        ),
+        (
+            ("member = 2", "member = 2\nwithin = -3"),
+            "within must be more than 0 and at most 300 seconds (got -3)",
+        ),
+    ],
+)
+def test_a_bad_member_step_exits_2_in_one_line_naming_the_drill_s_own_size(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    change: tuple[str, str], said: str,
+) -> None:  # fmt: skip
+    monkeypatch.delenv("ETCDCTL_ENDPOINTS", raising=False)
+    scenario = tmp_path / "bad.toml"
+    scenario.write_text(_SMALL.replace(*change))
+    assert said in _one_line_exit_2(capsys, ["drill", str(scenario)])
+
+
 def _spawn(argv: list[str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(argv, env=_env(), stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
 

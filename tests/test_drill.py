@@ -7,12 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers import pause_and_cut_report
 
 from election_tui.drill import (
     DrillReport,
     Fail,
     Launch,
     ScenarioError,
+    drill_election,
     format_text,
     load_scenario,
     parse_scenario,
@@ -20,6 +22,7 @@ from election_tui.drill import (
     shipped_scenarios,
     to_json,
 )
+from election_tui.drill.html import drill_chart_svg
 from election_tui.etcd import EtcdClient
 
 _VALID = """
@@ -112,6 +115,36 @@ def test_wrong_types_and_bounds_are_refused() -> None:
         parse_scenario(hold)
     with pytest.raises(ScenarioError, match="is not valid TOML"):
         parse_scenario("ttl = ")
+
+
+def test_the_partition_drills_tell_a_keep_alive_pause_from_a_network_cut() -> None:
+    pause = " ".join(load_scenario("partition").description.split())
+    assert pause.startswith("A keep-alive pause") and "not a network partition" in pause
+    assert "cut off" not in pause  # "cut" is the blackhole's word
+    both = " ".join(load_scenario("network-partition").description.split())
+    assert "its overlap is just heal_after" in both and "no overlap" in both
+
+
+def test_overlap_is_in_the_summary_and_the_chart_and_unknown_shows_as_a_dash() -> None:
+    report = pause_and_cut_report()
+    text = format_text(report)
+    summary = text[text.index("summary (median / p95)") :]
+    header, *rows = summary.splitlines()[1:5]
+    assert header.split()[-1] == "overlap"
+    assert rows[0].startswith("pause") and rows[0].endswith("1000 ms / 1000 ms")
+    assert rows[1].startswith("blackhole") and rows[1].endswith("0.0 ms / 0.0 ms")
+    assert rows[2].startswith("resign") and rows[2].endswith(" -")  # never measured: not a zero
+    assert to_json(report)["summary"]["resign"]["overlap"] is None
+    svg = drill_chart_svg(report)
+    assert svg.count('class="etui-overlap"') == 1  # only the paused leader overlapped
+    assert "etui-overlap-legend" in svg and "overlap 1000 ms" in svg and "overlap -" in svg
+
+
+def test_heal_after_out_of_bounds_says_between_0_and_60() -> None:
+    for bad in ("-3", "61"):
+        with pytest.raises(ScenarioError) as caught:
+            parse_scenario(_VALID.replace('how = "expire"', f'how = "pause"\nheal_after = {bad}'))
+        assert f"steps[2].heal_after must be between 0 and 60 seconds (got {bad})" in str(caught.value)
 
 
 def test_heal_after_only_applies_to_the_partitions() -> None:
@@ -220,6 +253,24 @@ async def test_resign_drill_hands_over_at_once(endpoints: list[str], prefix: byt
         assert f.overlap is not None and f.overlap < 0.05
     assert any(line.startswith("fail-over 4: resign") for line in progress)
     _check_formats(report, "resign")
+
+
+def test_the_prefix_is_not_prepended_to_an_election_already_under_it() -> None:
+    assert drill_election(b"drill/", "drill/network-partition") == b"drill/network-partition"
+    assert drill_election(b"team/", "drill/resign") == b"team/drill/resign"
+    assert drill_election(b"", "drill/resign") == b"drill/resign"
+
+
+async def test_a_drill_under_a_prefix_its_election_already_has_runs_there_once(
+    endpoints: list[str], prefix: bytes
+) -> None:
+    scenario = parse_scenario(
+        f'name = "once"\nelection = "{prefix.decode()}drill/once"\nttl = 2\n'
+        '[[steps]]\naction = "launch"\ncount = 2\n[[steps]]\naction = "fail"\nhow = "resign"\n'
+    )
+    async with EtcdClient(endpoints) as client:
+        report = await run_drill(client, scenario, election_prefix=prefix)
+    assert report.election == prefix + b"drill/once" and report.ok, report.error
 
 
 async def test_expiry_drill_detects_after_the_ttl(endpoints: list[str], prefix: bytes) -> None:

@@ -13,7 +13,10 @@ import pytest
 from helpers import eventually
 
 from election_tui.drill import (
+    DrillReport,
+    MemberEvent,
     MemberStep,
+    RaftView,
     ScenarioError,
     format_text,
     load_scenario,
@@ -175,7 +178,8 @@ def test_member_steps_parse_and_bad_ones_name_the_field() -> None:
         ("", 'member = "failed"', r"steps\[1\]\.member must be \"leader\" or \"follower\""),
         ("", 'member = "leader"\ncount = 2', r"steps\[1\]\.count only applies to member = \"follower\""),
         ("", "member = 0", r"steps\[1\]\.member must be a member number from 1 to 5"),
-        ("members = 3", "member = 4", r"steps\[1\]\.member is 4 but the cluster has 3"),
+        ("members = 3", "member = 7", r"steps\[1\]\.member must be a member number from 1 to 3 \(got 7: "),
+        ("members = 1", 'member = "leader"', r"steps\[1\]\.action 'kill_member' needs --members 3 or more"),
         ("members = 3", 'member = "follower"\ncount = 3', r"steps\[1\]\.count is 3 but a cluster of 3 has 2"),
         ("members = 7", 'member = "leader"', r"members must be between 1 and 5"),
     ):
@@ -188,3 +192,22 @@ def test_a_drill_written_for_three_members_is_refused_on_one() -> None:
     problem = scenario.cluster_problem(1)
     assert problem is not None and "written for 3 members, the cluster has 1" in str(problem)
     assert scenario.cluster_problem(3) is None
+
+
+def test_a_kill_on_the_only_member_is_refused_before_it_starts() -> None:
+    scenario = parse_scenario(_KILL.format(top="", step='member = "leader"'))  # no `members`: any size
+    problem = scenario.cluster_problem(1)
+    assert problem is not None and "'kill_member' needs --members 3 or more" in str(problem)
+    assert scenario.cluster_problem(3) is None
+
+
+def test_without_quorum_the_report_does_not_claim_the_election_kept_its_leader() -> None:
+    report = DrillReport(load_scenario("no-quorum"), b"drill/no-quorum", 0.0, 0.0, 5.0, 2)
+    event = MemberEvent(
+        1, 2, "kill", "follower", ("election-tui-2", "election-tui-3"), 1.0, 1.5,
+        RaftView("election-tui-1", 2, 3, 3), RaftView(None, 2, 1, 3), "c1", "c1", True,
+    )  # fmt: skip
+    report.member_events.append(event)
+    text = " ".join(format_text(report).split())
+    assert "1 of 3 up, NO QUORUM" in text
+    assert "election leader unknown without quorum (last seen: c1)" in text and "(kept)" not in text

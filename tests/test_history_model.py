@@ -183,6 +183,7 @@ def test_the_texts_say_how_far_history_reaches_and_why() -> None:
     window = HistoryInfo(4512, 9000, "window", window=10_000, done=True)
     assert window.text == "history from r4512; older revisions not read (the newest 10,000 only)"
     assert HistoryInfo(2, 90, "none", done=True).text == "history from r2 (all of it)"
+    assert HistoryInfo(2, 1, "none", read=1, done=True).text == "no revisions after r1 yet"  # fresh etcd
     stopped = HistoryInfo(
         4512, 9000, "none", read=4600, events=20, done=True, stopped="the bound of 20 events"
     )
@@ -224,3 +225,15 @@ def test_a_timeline_line_narrower_than_its_minimum_keeps_the_minimum() -> None:
 
     assert len(narrow) <= 47  # time, revision, kind, number and 13 cells of name
     assert "election" in narrow and "value" not in narrow
+
+
+def test_an_empty_history_reads_as_empty_not_as_an_inverted_range() -> None:
+    from election_tui.cli.commands import history_json
+    from election_tui.live.history import ElectionHistory
+
+    fresh = ElectionHistory(b"e", (), HistoryInfo(2, 1, "none", read=1, done=True))  # a fresh etcd's read
+    record = history_json(fresh)
+    assert (record["history_from"], record["history_to"], record["read_revision"]) == (None, None, 1)
+    assert record["note"] == "no revisions after r1 yet"
+    some = history_json(ElectionHistory(b"e", (), HistoryInfo(2, 90, "none", done=True)))
+    assert (some["history_from"], some["history_to"]) == (2, 90)

@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import pytest
-from helpers import stop_process
+from helpers import pause_and_cut_report, stop_process
 from rich.console import Console
 from rich.text import Text
 from textual import events
+from textual.app import App
 from textual.command import Command, CommandList, CommandPalette
 from textual.keys import _character_to_key
 from textual.message import Message
@@ -36,7 +37,7 @@ from election_tui.model import SEGMENT_MEANINGS, display
 from election_tui.sim import Candidate, State
 from election_tui.ui.actions import ACTIONS as UI_ACTIONS
 from election_tui.ui.app import ElectionApp
-from election_tui.ui.drill_chart import DrillChart
+from election_tui.ui.drill_chart import SERIES, DrillChart
 from election_tui.ui.help import HelpScreen
 from election_tui.ui.linetable import LineTable
 from election_tui.ui.modals import DrillScreen, LaunchScreen, ProclaimScreen, ReportScreen
@@ -683,6 +684,25 @@ async def test_a_paced_drill_shows_its_running_step_and_its_report_can_be_saved(
         assert saved["scenario"]["name"] == "resign" and saved["ok"] is True
         await pilot.press("s")  # again: new names, nothing overwritten
         await until(pilot, lambda: len(set(report.saved)) == 4, what="two more files")
+
+
+async def test_the_drill_chart_legend_at_80x24_hides_no_bar_and_names_the_overlap() -> None:
+    report = pause_and_cut_report()
+    app: App[int] = App()
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.push_screen(ReportScreen("drill", "the report", picture=DrillChart(report, id="c")))
+        await until(pilot, lambda: bool(app.screen.query("#c")), what="the chart mounted")
+        widget = app.screen.query_one("#c", DrillChart)
+        await until(pilot, lambda: widget.size.width, what="the chart laid out")
+        console = Console(width=widget.size.width, record=True, file=io.StringIO())
+        console.print(widget.render())
+        lines = console.export_text().splitlines()
+    legend = [i for i, line in enumerate(lines) if any(f"██ {name}" in line for name in SERIES)]
+    bars = [i for i, line in enumerate(lines) if re.match(r"\s*#\d ", line)]
+    assert len(legend) == 3 and len(bars) == 3, "\n".join(lines)
+    assert max(legend) < min(bars)  # the legend sits above every bar, over none of them
+    blackhole = next(line for line in lines if "#2 blackhole" in line)
+    assert "█" in blackhole and "hand-over" not in blackhole and "detection" not in blackhole
 
 
 # --- which row an action acts on --------------------------------------------------------------

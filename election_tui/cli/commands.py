@@ -221,7 +221,8 @@ async def history(config: ClientConfig, name: str, *, as_json: bool, out: TextIO
         print(dumps(history_json(found)), file=out)
         return 0
     info = found.info
-    print(f"{_text(election)}: {info.text}; read up to r{info.until}", file=out)
+    read = "" if info.empty else f"; read up to r{info.until}"
+    print(f"{_text(election)}: {info.text}{read}", file=out)
     if not found.terms:
         print(f"no leader of {_text(election)} in that history", file=out)
         return 0
@@ -242,13 +243,15 @@ def history_json(found: ElectionHistory) -> dict[str, Any]:
 
     A term's `from_revision` is null when it already led where the history begins
     (`history_from`); `to_revision` is null while it still leads, or when its end is unknown.
+    An empty history (a fresh etcd) has null bounds rather than an inverted range like r2..r1.
     """
     info = found.info
     record: dict[str, Any] = {}
     json_bytes(record, "name", found.election)
     record.update(
-        history_from=info.first,
-        history_to=info.until,
+        history_from=None if info.empty else info.first,
+        history_to=None if info.empty else info.until,
+        read_revision=info.until,
         older=info.older,
         stopped=info.stopped,
         note=info.text,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import math
 import os
 import sys
@@ -269,7 +268,7 @@ def _run(args: argparse.Namespace) -> int:
                     report = await run_drill(
                         client, scenario, on_progress=progress, pace=args.pace, members=control
                     )
-                print(json.dumps(to_json(report), indent=2) if args.json else format_text(report))
+                print(commands.dumps(to_json(report)) if args.json else format_text(report))
                 if args.html is not None:
                     from ..drill.html import report_page
 

@@ -20,7 +20,7 @@ from .report import (
     format_text,
     to_json,
 )
-from .runner import run_drill
+from .runner import drill_election, run_drill
 from .scenario import (
     ACTIONS,
     FAIL_HOWS,
@@ -68,6 +68,7 @@ __all__ = [
     "Spread",
     "Step",
     "WaitLeader",
+    "drill_election",
     "format_text",
     "load_scenario",
     "parse_scenario",

@@ -34,30 +34,49 @@ def table(header: Sequence[str], rows: Iterable[Sequence[str]], caption: str = "
     return f'<table class="etui-card" style="{_STYLE}">{cap}<tr>{head}</tr>{body}</table>'
 
 
+_DETECTION, _HANDOVER, _OVERLAP = "#d08000", "#2a8a2a", "#8a2be2"
+
+
 def drill_chart_svg(report: DrillReport, width: int = 560) -> str:
-    """One bar per fail-over: detection (failure -> key gone) then hand-over (-> new leader)."""
+    """One bar per fail-over: detection (failure -> key gone), hand-over (-> new leader), then
+    the overlap past the election (the old leader still believed), which alone tells a
+    keep-alive pause from a network cut; "-" where it was not measured."""
     rows = report.failovers
-    bar, gap, left, top = 16, 6, 150, 22
+    bar, gap, left, top = 16, 6, 150, 36
     height = top + len(rows) * (bar + gap) + 24
-    longest = max([f.gap or 0.0 for f in rows] + [f.expect_within for f in rows] + [0.001])
-    scale = (width - left - 20) / longest
+    longest = max(
+        [(f.gap or 0.0) + (f.overlap or 0.0) for f in rows] + [f.expect_within for f in rows] + [0.001]
+    )
+    scale = (width - left - 120) / longest  # room on the right for "gap · overlap" figures
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="etui-drill-chart" width="{width}" '
         f'height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
         f'<text x="0" y="12">{html.escape(report.scenario.name)}: '
-        '<tspan fill="#d08000">detection</tspan> + <tspan fill="#2a8a2a">hand-over</tspan> '
+        f'<tspan fill="{_DETECTION}">detection</tspan> + <tspan fill="{_HANDOVER}">hand-over</tspan> '
         "= leaderless gap</text>",
+        f'<text x="0" y="27" class="etui-overlap-legend"><tspan fill="{_OVERLAP}">overlap</tspan>'
+        " = the old leader still believed it led after the new one was elected</text>",
     ]
     for i, f in enumerate(rows):
         y = top + i * (bar + gap)
         parts.append(f'<text x="0" y="{y + 12}">#{f.index} {html.escape(f.how)}</text>')
         x = float(left)
-        for value, colour in ((f.detection, "#d08000"), (f.handover, "#2a8a2a")):
+        for value, colour, kind in (
+            (f.detection, _DETECTION, "detection"),
+            (f.handover, _HANDOVER, "handover"),
+            (f.overlap, _OVERLAP, "overlap"),
+        ):
             if value is not None and value > 0:
                 w = max(1.0, value * scale)
-                parts.append(f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar}" fill="{colour}"/>')
+                parts.append(
+                    f'<rect class="etui-{kind}" x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar}" '
+                    f'fill="{colour}"/>'
+                )
                 x += w
-        parts.append(f'<text x="{x + 4:.1f}" y="{y + 12}">{ms_text(f.gap)}</text>')
+        parts.append(
+            f'<text x="{x + 4:.1f}" y="{y + 12}">{ms_text(f.gap)} · '
+            f'<tspan fill="{_OVERLAP}">overlap {ms_text(f.overlap)}</tspan></text>'
+        )
         limit = left + f.expect_within * scale
         parts.append(
             f'<line x1="{limit:.1f}" x2="{limit:.1f}" y1="{y - 2}" y2="{y + bar + 2}" '

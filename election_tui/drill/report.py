@@ -179,6 +179,7 @@ class HowSummary:
     detection: Spread | None
     handover: Spread | None
     gap: Spread | None
+    overlap: Spread | None = None  # None: never measured for this kind (shown as "-")
 
 
 @dataclass(slots=True)
@@ -223,6 +224,7 @@ class DrillReport:
                 Spread.of([v for f in rows if (v := f.detection) is not None]),
                 Spread.of([v for f in rows if (v := f.handover) is not None]),
                 Spread.of([v for f in rows if (v := f.gap) is not None]),
+                Spread.of([v for f in rows if (v := f.overlap) is not None]),
             )
         return out
 
@@ -322,12 +324,14 @@ def format_text(report: DrillReport, width: int = 100) -> str:
                 str(s.failures),
                 *(
                     "-" if sp is None else f"{ms_text(sp.median)} / {ms_text(sp.p95)}"
-                    for sp in (s.detection, s.handover, s.gap)
+                    for sp in (s.detection, s.handover, s.gap, s.overlap)
                 ),
             ]
             for s in summary.values()
         ]
-        lines += _fit(["how", "n", "not ok", "detection", "hand-over", "gap"], srows, 1, width, ["not ok"])
+        # Overlap is what tells a keep-alive pause (the old leader still believes) from a cut.
+        sheader = ["how", "n", "not ok", "detection", "hand-over", "gap", "overlap"]
+        lines += _fit(sheader, srows, 1, width, ["not ok"])
     if report.member_events:
         lines += ["", *_members_text(report, width)]
     if report.losses:
@@ -347,10 +351,12 @@ def _members_text(report: DrillReport, width: int) -> list[str]:
         quorum = "" if e.after.quorum else ", NO QUORUM"
         settled = f"settled in {ms_text(e.settle)}" if e.settle is not None else "did not settle"
         kept = "kept" if e.leader_kept else f"was {e.leader_before or 'none'}"
+        leader = f"election leader {e.leader_after or 'none'} ({kept})"
+        if not e.after.quorum:  # no member can answer for etcd: what our watch last saw is all we know
+            leader = f"election leader unknown without quorum (last seen: {e.leader_after or 'none'})"
         text = (
             f"{e.index}. {e.verb} {', '.join(e.members)} ({e.chosen}): raft {e.before.text()} -> "
-            f"{e.after.text()}, {e.after.up} of {e.after.total} up{quorum}; {settled}; "
-            f"election leader {e.leader_after or 'none'} ({kept})"
+            f"{e.after.text()}, {e.after.up} of {e.after.total} up{quorum}; {settled}; {leader}"
         )
         if e.leases:
             alive = sum(lease.ttl > 0 for lease in e.leases)
@@ -487,6 +493,7 @@ def to_json(report: DrillReport) -> dict[str, Any]:
                 "detection": _spread(s.detection),
                 "handover": _spread(s.handover),
                 "gap": _spread(s.gap),
+                "overlap": _spread(s.overlap),
             }
             for how, s in report.summary.items()
         },

@@ -88,7 +88,8 @@ async def run_drill(
     pace: float = 0.0,
     members: MemberControl | None = None,
 ) -> DrillReport:
-    """Run `scenario` in election `election_prefix + scenario.election` and time each fail-over.
+    """Run `scenario` in election `election_prefix + scenario.election` (the prefix once: see
+    `drill_election`) and time each fail-over.
 
     `on_progress` hears one line per event worth telling (each step, launches, failures, new
     leaders); `on_removal` hears which leader key is about to go and why, before the drill acts.
@@ -109,11 +110,19 @@ async def run_drill(
             f"steps[{cut[0]}].how",
             f'is "blackhole", which cuts the leader off through a loopback proxy of its own: {why}',
         )
-    drill = _Drill(client, scenario, election_prefix + scenario.election.encode(), on_progress)
+    drill = _Drill(client, scenario, drill_election(election_prefix, scenario.election), on_progress)
     drill.on_removal = on_removal
     drill.pace = pace
     drill.members = members
     return await drill.run()
+
+
+def drill_election(prefix: bytes, election: str) -> bytes:
+    """The election a drill runs in: under `prefix`, which is not prepended again when the
+    scenario's own name is already under it (`--prefix drill/` and "drill/resign": "drill/resign",
+    not "drill/drill/resign"); either way the dashboard watching `prefix` sees it."""
+    name = election.encode()
+    return name if name.startswith(prefix) else prefix + name
 
 
 class _Drill:

@@ -98,6 +98,7 @@ _MAX_REPEAT = 50
 _MAX_WITHIN = 300.0
 _MAX_HOLD = 60.0
 _MAX_MEMBERS = 5
+_MIN_TO_BREAK = 3  # members a kill or pause step needs: a quorum survives one member out
 _MAX_FILE_BYTES = 1 << 20  # a scenario is a few hundred bytes; never read a huge file whole
 
 
@@ -239,7 +240,7 @@ class Scenario:
                 f"the cluster has {members} (use --members {self.members})",
             )
         for i, step in steps:
-            problem = _member_fit(step, members)
+            problem = _member_fit(step, members) or _spare_problem(step, members)
             if problem is not None:
                 return ScenarioError(self.source, f"steps[{i}].{problem[0]}", problem[1])
         return None
@@ -251,6 +252,16 @@ def _member_fit(step: MemberStep, members: int) -> tuple[str, str] | None:
         return "member", f"is {step.member} but the cluster has {members} member(s)"
     if step.member == "follower" and step.count > members - 1:
         return "count", f"is {step.count} but a cluster of {members} has {members - 1} follower(s)"
+    return None
+
+
+def _spare_problem(step: MemberStep, members: int) -> tuple[str, str] | None:
+    """Killing or pausing a member of a cluster with none to spare leaves nobody to tell the story."""
+    if step.action in ("kill_member", "pause_member") and members < _MIN_TO_BREAK:
+        return "action", (
+            f"{step.action!r} needs --members {_MIN_TO_BREAK} or more (the cluster has {members}: "
+            "taking one out leaves no quorum, so nothing the drill reads afterwards could be known)"
+        )
     return None
 
 
@@ -330,6 +341,7 @@ class _Parser:
 
     def __init__(self, source: str) -> None:
         self.source = source
+        self.members: int | None = None  # the scenario's own `members`, once read
 
     def error(self, field: str, problem: str) -> ScenarioError:
         return ScenarioError(self.source, field, problem)
@@ -348,11 +360,16 @@ class _Parser:
             raise self.error("steps", "is required: add [[steps]] tables (launch, wait_leader, fail, ...)")
         if not isinstance(raw_steps, list) or not raw_steps:
             raise self.error("steps", "must be a non-empty array of [[steps]] tables")
+        self.members = members
         steps = tuple(self.step(raw, f"steps[{i}]", ttl) for i, raw in enumerate(raw_steps))
         self.check_candidates(steps)
         if members is not None:
             for i, step in enumerate(steps):
-                problem = _member_fit(step, members) if isinstance(step, MemberStep) else None
+                problem = (
+                    _member_fit(step, members) or _spare_problem(step, members)
+                    if isinstance(step, MemberStep)
+                    else None
+                )
                 if problem is not None:
                     raise self.error(f"steps[{i}].{problem[0]}", problem[1])
         return Scenario(name, description.strip(), election, ttl, steps, self.source, members)
@@ -416,9 +433,11 @@ class _Parser:
             raise self.error(f"{where}.member", f"must be {allowed} (got {member!r})")
         if isinstance(member, str) and member not in roles:
             raise self.error(f"{where}.member", f"must be {allowed} (got {member!r})")
-        if isinstance(member, int) and not 1 <= member <= _MAX_MEMBERS:
+        most = self.members or _MAX_MEMBERS
+        if isinstance(member, int) and not 1 <= member <= most:
+            size = f"this drill has members = {most}" if self.members else f"a cluster has at most {most}"
             raise self.error(
-                f"{where}.member", f"must be a member number from 1 to {_MAX_MEMBERS} (got {member})"
+                f"{where}.member", f"must be a member number from 1 to {most} (got {member}: {size})"
             )
         if "count" in raw and member != "follower":
             raise self.error(f"{where}.count", 'only applies to member = "follower"')
@@ -504,6 +523,6 @@ class _Parser:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.error(field, f"must be a number of seconds (got {value!r})")
         if value < 0 or (value == 0 and not zero) or value > high:
-            low = "0" if zero else "more than 0"
-            raise self.error(field, f"must be {low} and at most {high:g} seconds (got {value})")
+            wanted = f"between 0 and {high:g}" if zero else f"more than 0 and at most {high:g}"
+            raise self.error(field, f"must be {wanted} seconds (got {value})")
         return float(value)

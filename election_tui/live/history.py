@@ -89,7 +89,14 @@ class HistoryInfo:
     stopped: str | None = None  # what stopped it short (or why none was read)
 
     @property
+    def empty(self) -> bool:
+        """Nothing to replay: etcd has no revision after the read yet (a fresh etcd: r2 > r1)."""
+        return self.first > self.until
+
+    @property
     def text(self) -> str:
+        if self.empty and self.stopped is None:
+            return f"no revisions after r{self.until} yet"
         if self.keys is not None:
             read, total = self.keys
             return f"reading history: keys at r{self.first - 1}: {read:,} / {total:,}…"
