@@ -94,8 +94,11 @@ async def test_launch_message_campaigns_in_etcd_and_the_widget_shows_the_server_
     widget = dash.widget()
     await launched(dash, widget, "pay", 3)
     name = prefix + b"pay"
-    keys = (await client.get_prefix(name + b"/", keys_only=True)).kvs
-    assert len(keys) == 3
+
+    async def three_stand() -> bool:  # each candidate campaigns on its own link: not all at once
+        return len((await client.get_prefix(name + b"/", keys_only=True)).kvs) == 3
+
+    await eventually(three_stand, timeout=WAIT, what="three keys in etcd")
     leader = await dash.wait_leader("pay")
     assert await shows_server_leader(widget, client, name) == leader.value
     assert widget.form_error == ""
