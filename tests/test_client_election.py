@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import signal
 import subprocess
@@ -560,6 +561,49 @@ async def test_a_waiting_candidate_whose_lease_was_revoked_does_not_falsely_win(
         await asyncio.wait_for(doomed, BOUND)
     with pytest.raises(NoLeaderError):
         await client.leader(name)
+
+
+async def test_a_waiting_candidate_deleted_in_the_revision_that_deletes_the_leader_does_not_win(
+    client: EtcdClient, etcd: EmbeddedEtcd, grant: Grant, prefix: bytes
+) -> None:
+    """One revision deletes the last older key and ours (a prefix delete): its events come in
+    key order, the leader's first here, and the witness must not call that a win."""
+    name = prefix + b"election"
+    first, second = sorted([await grant(), await grant()], key=lambda lease: format(lease, "x"))
+    await client.campaign(name, first, b"leader")  # its key sorts before the waiter's
+    watchers = await gauge(etcd, "etcd_debugging_mvcc_watcher_total")
+    doomed = asyncio.create_task(client.campaign(name, second, b"doomed"))
+    await etcd_campaign_waits(etcd, watchers)
+
+    assert await client.delete(name + b"/", prefix=True) == 2
+
+    with pytest.raises(NotLeaderError, match="no longer exists at revision"):
+        await asyncio.wait_for(doomed, BOUND)
+    with pytest.raises(NoLeaderError):
+        await client.leader(name)
+
+
+async def test_a_campaign_again_on_a_lease_whose_campaign_was_cancelled_keeps_its_key(
+    client: EtcdClient, grant: Grant, prefix: bytes
+) -> None:
+    """The cancelled campaign's withdrawal is fenced on the key's create revision, which the new
+    campaign adopts: the new one waits for it rather than having its key deleted after it won."""
+    for step in range(1, 5):  # cancelled a step further each time: before, with, after its Txn
+        name = prefix + b"e%d" % step
+        lease = await grant()
+        cancelled = asyncio.create_task(client.campaign(name, lease, b"v"))
+        for _ in range(step):
+            await asyncio.sleep(0)
+        cancelled.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await cancelled
+
+        won = await client.campaign(name, lease, b"v")
+        # every withdrawal the client started has ended (each is bounded by its timeout)
+        await eventually(lambda: not client._withdrawing, timeout=BOUND, what="withdrawals done")
+        kv = await client.get(won.key)
+        assert kv is not None and kv.create_revision == won.rev, step
+        assert (await client.leader(name)).key == won.key
 
 
 async def test_etcd_refuses_at_once_a_campaign_whose_lease_went_before_it_stood(

@@ -174,6 +174,10 @@ class EtcdClient:
         self._keepalive = KeepAliveManager(self._conn)
         self._witnesses = Witnesses(self._conn)  # of waiting campaigns, on one watch stream
         self._chores: set[asyncio.Task[None]] = set()  # withdrawals of campaigns' keys, bounded
+        # Withdrawals not yet done, by candidate key: a new campaign on the same lease writes the
+        # same key at the same create revision, so no fence can tell it from the one withdrawn;
+        # it waits for them instead (each is bounded by the client's timeout).
+        self._withdrawing: dict[bytes, set[asyncio.Task[None]]] = {}
 
     async def __aenter__(self) -> EtcdClient:
         return self
@@ -453,11 +457,14 @@ class EtcdClient:
 
         async def withdraw(answered: Awaitable[rpc_pb2.TxnResponse | None]) -> None:
             # Cancelled while our Txn was on the wire, which etcd may apply all the same: when
-            # its answer comes (within its deadline), withdraw the key it put or found.
+            # its answer comes (within its deadline), withdraw the key it put or found; with no
+            # answer, whatever key stands on our lease.
             answer = await answered
-            if answer is not None:
-                await self._withdraw(key, lease_id, _standing(answer, key, raw_value)[0])
+            await self._withdraw(
+                key, lease_id, None if answer is None else _standing(answer, key, raw_value)[0]
+            )
 
+        await self._withdrawn(key)
         standing: tuple[int, bool, bytes, int | None] | None = None
         # No answer (the client failed over) or none in time: whether our key was put is
         # unknown, and the Campaign RPC, which writes the same key, settles it either way.
@@ -467,7 +474,7 @@ class EtcdClient:
                     "kv.Txn",
                     _stand_request(raw_name, key, lease_id, raw_value),
                     timeout=budget,
-                    on_cancel=lambda answered: self._chore(withdraw(answered)),
+                    on_cancel=lambda answered: self._withdraw_later(key, withdraw(answered)),
                 ),
                 key,
                 raw_value,
@@ -487,14 +494,13 @@ class EtcdClient:
             return await self._campaign_and_wait(
                 raw_name, key, lease_id, raw_value, left, timeout, rev, older
             )
-        except BaseException as err:
+        except BaseException:
             # Cancelled, timed out, refused or a false win: leave no candidate key behind. etcd
             # withdraws the key of a Campaign RPC it saw end; this covers the one our Txn put
-            # and a Campaign RPC that never reached the server. In the background, so that
-            # giving up (a lost lease, say) is not held up by an etcd that does not answer.
-            late = isinstance(err, TransientError | CampaignTimeout)  # etcd slow or away
-            if rev is not None or not late:
-                self._chore(self._withdraw(key, lease_id, rev))
+            # (even one whose answer never came: etcd may apply it late, from its log) and a
+            # Campaign RPC that never reached the server. In the background, so that giving up
+            # (a lost lease, say) is not held up by an etcd that does not answer.
+            self._withdraw_later(key, self._withdraw(key, lease_id, rev))
             raise
 
     async def _campaign_and_wait(
@@ -535,7 +541,7 @@ class EtcdClient:
                 # Not sent again (nothing failed over), yet etcd's Campaign did not find the key
                 # our Txn put or found: it was deleted in between, and Campaign put a new one. A
                 # deleted candidate is out (the Campaign RPC alone has no such gap): withdraw it.
-                self._chore(self._withdraw(key, lease_id, leader.rev))
+                self._withdraw_later(key, self._withdraw(key, lease_id, leader.rev))
                 raise NotLeaderError(
                     f"the campaign returned, but key {key!r} no longer exists at revision {rev}: "
                     "it was deleted while the campaign began"
@@ -593,11 +599,26 @@ class EtcdClient:
         resp = await self._conn.unary("kv.Range", _oldest_request(leader.name))
         return _is_oldest(resp.kvs, leader)
 
-    def _chore(self, work: Coroutine[Any, Any, None]) -> None:
-        """Run `work` in the background, owned by the client (aclose cancels what is left)."""
+    def _withdraw_later(self, key: bytes, work: Coroutine[Any, Any, None]) -> None:
+        """A withdrawal of `key` in the background, owned by the client (aclose cancels what is
+        left), which the next campaign for that key awaits."""
         task = asyncio.create_task(work)
         self._chores.add(task)
-        task.add_done_callback(self._chores.discard)
+        pending = self._withdrawing.setdefault(key, set())
+        pending.add(task)
+
+        def done(finished: asyncio.Task[None]) -> None:
+            self._chores.discard(finished)
+            pending.discard(finished)
+            if not pending and self._withdrawing.get(key) is pending:
+                del self._withdrawing[key]
+
+        task.add_done_callback(done)
+
+    async def _withdrawn(self, key: bytes) -> None:
+        """Wait until no withdrawal of `key` is pending (each ends within the client's timeout)."""
+        while pending := self._withdrawing.get(key):
+            await asyncio.wait(set(pending))
 
     async def _withdraw(self, key: bytes, lease_id: int, rev: int | None) -> None:
         """Delete our candidate key, fenced on its create revision (on our lease if unknown).

@@ -59,8 +59,13 @@ class Witness:
             self._stream.cancel(self)
 
     def _feed(self, events: Sequence[kv_pb2.Event]) -> bool:
-        """Take a batch of deletions; True once there is nothing more to learn."""
-        for ev in events:
+        """Take a batch of deletions; True once there is nothing more to learn.
+
+        Decided by revision, not by event: one revision can delete the last older key and ours
+        (a prefix delete, a txn), and its events come in key order, ours possibly last. A key
+        that went in the revision where the last older one went never led.
+        """
+        for i, ev in enumerate(events):
             if ev.type != _DELETE:
                 continue
             if not ev.HasField("prev_kv"):
@@ -72,9 +77,16 @@ class Witness:
             if created < self.rev:
                 self.older -= 1
                 if self.older == 0:
-                    self.led = True  # every older key went, ours still stood
+                    self.led = not self._goes_with(events[i + 1 :], ev.kv.mod_revision)
                     return True
         return False
+
+    def _goes_with(self, later: Sequence[kv_pb2.Event], revision: int) -> bool:
+        """Whether our key is deleted at `revision` among `later` events (etcd sends one
+        revision's events in one response)."""
+        return any(
+            ev.type == _DELETE and ev.kv.mod_revision == revision and ev.kv.key == self.key for ev in later
+        )
 
 
 class Witnesses:

@@ -10,7 +10,7 @@ from helpers import eventually
 from rich.text import Text
 
 from election_tui.embedded import EmbeddedEtcd, EmbeddedMember
-from election_tui.etcd import ClientConfig, EtcdClient
+from election_tui.etcd import CampaignTimeout, ClientConfig, EtcdClient
 from election_tui.live import LiveSession
 from election_tui.sim import State
 from election_tui.ui.app import ElectionApp
@@ -117,3 +117,29 @@ async def test_the_app_fails_over_when_its_member_then_the_raft_leader_dies(
         (first_load,) = applied_log.loads(dash.state)
         assert applied_log.events(dash.state) == await history(client, prefix, first_load + 1, sentinel)
         await pilot.press("q")
+
+
+async def test_a_campaign_that_timed_out_without_quorum_leaves_no_key_when_quorum_returns(
+    cluster: EmbeddedEtcd,
+) -> None:
+    """Its Txn sat in the raft leader's log, unanswered, when the campaign gave up; etcd applies
+    it once the followers are back. The key must not then stand on a lease still kept alive."""
+    statuses = [m.status() for m in cluster.members]
+    leader = next(m for m, s in zip(cluster.members, statuses, strict=True) if s.header.member_id == s.leader)
+    followers = [m for m in cluster.members if m is not leader]
+    async with EtcdClient([leader.endpoint]) as client:
+        lease = await client.lease_grant(60)
+        for member in followers:
+            member.pause()
+        try:
+            with pytest.raises(CampaignTimeout):
+                await client.campaign("ghost", lease.id, b"v", timeout=0.5)
+        finally:
+            for member in followers:
+                member.resume()
+
+        async def none_stand() -> bool:
+            return not (await client.get_prefix(b"ghost/")).kvs
+
+        await eventually(none_stand, timeout=15, what="the timed-out campaign's key withdrawn")
+        assert (await client.lease_time_to_live(lease.id)).ttl > 0  # the lease lives: not how it went
