@@ -13,6 +13,7 @@ signalled by the PID we started them with; nothing here looks for other etcd pro
 from __future__ import annotations
 
 import atexit
+import fcntl
 import os
 import queue
 import secrets
@@ -50,7 +51,7 @@ _STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL
 _LOG_TAIL_LINES = 20
 _PORT_CLASH = "address already in use"
 _DIR_PREFIX = "election-tui-etcd-"
-_OWNER_FILE = "owner"  # "<pid> <start time>" of the process that made the directory
+_OWNER_FILE = "owner"  # locked by the process whose etcd uses the directory (see orphaned data)
 _SWEEP_LIMIT = 200  # directories looked at per start: a bounded clean-up, not a crawl
 # Short reconnect backoff: gRPC's default (1 s, growing) would make readiness polling lag.
 _PROBE_CHANNEL_OPTIONS = (
@@ -257,34 +258,42 @@ _FORKER = _Forker()
 # --------------------------------------------------------------------------- orphaned data
 #
 # A SIGKILLed app runs no clean-up: the kernel ends its etcd (above), but the temporary directory
-# stays. The next start removes such directories: ours (same uid, our prefix), whose owner file
-# names a process that is gone. A process is told by PID *and* start time, so a reused PID does
-# not keep a directory, nor make us delete a live one. A directory without an owner file is left.
+# stays. The next start removes such directories: ours (same uid, our prefix) whose owner file
+# nobody holds locked. The owner holds an flock on it for as long as its etcd runs, and the kernel
+# lets go of it when the owner dies, however it dies: that holds across PID namespaces (two
+# sandboxes sharing /tmp), where a PID would not. A directory without an owner file is left.
 
 
-def _process_identity(pid: int) -> str | None:
-    """ "<pid> <start time in clock ticks>" of a live process (Linux), "<pid>" elsewhere, None if gone."""
+def _claim(root: Path) -> int:
+    """Lock `root`'s owner file for this process's lifetime (the fd is the lock); returns it.
+
+    Locked under a temporary name, then renamed: a sweep never sees an owner file unlocked.
+    """
+    draft = root / (_OWNER_FILE + ".new")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return None
-    except OSError:  # no /proc here: the PID alone
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            pass
-        return str(pid)
-    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) ": state is field 3
-    return f"{pid} {fields[19]}"  # field 22: starttime
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.write(fd, f"{os.getpid()}\n".encode())  # for a person looking; the lock is the proof
+        os.rename(draft, root / _OWNER_FILE)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
-def _owner_alive(owner: str) -> bool:
-    parts = owner.split()
-    if not parts or not parts[0].isdigit():
-        return True  # unreadable: not proven gone
-    return _process_identity(int(parts[0])) == owner.strip()
+def _held(owner: Path) -> bool:
+    """Whether a live process holds `owner` locked (unreadable counts as held: not ours to judge)."""
+    try:
+        fd = os.open(owner, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # our own lock, if we took it, goes with the fd
+    return False
 
 
 def sweep_orphaned_dirs(root: Path | None = None) -> list[Path]:
@@ -299,10 +308,10 @@ def sweep_orphaned_dirs(root: Path | None = None) -> list[Path]:
         try:
             if path.is_symlink() or not path.is_dir() or path.stat().st_uid != os.getuid():
                 continue
-            owner = (path / _OWNER_FILE).read_text()
         except OSError:
-            continue  # no owner file (not ours to judge) or not readable
-        if not _owner_alive(owner):
+            continue
+        owner = path / _OWNER_FILE
+        if owner.is_file() and not _held(owner):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed
@@ -571,6 +580,7 @@ class EmbeddedEtcd:
         )
         self._members: list[EmbeddedMember] = []
         self._data_root: Path | None = None
+        self._owner_fd: int | None = None  # the lock that tells a sweep this directory is in use
         self._running = False
 
     # -- properties
@@ -626,7 +636,7 @@ class EmbeddedEtcd:
             raise EmbeddedEtcdError("EmbeddedEtcd is already running")
         sweep_orphaned_dirs()
         self._data_root = Path(tempfile.mkdtemp(prefix=_DIR_PREFIX))
-        (self._data_root / _OWNER_FILE).write_text(_process_identity(os.getpid()) or "")
+        self._owner_fd = _claim(self._data_root)
         self._running = True
         atexit.register(self.stop)
         deadline = time.monotonic() + timeout
@@ -720,6 +730,7 @@ class EmbeddedEtcd:
             member._reap(deadline)
         if self._data_root is not None:
             shutil.rmtree(self._data_root, ignore_errors=True)
+        self._release_owner()
 
     def kill(self) -> None:
         """SIGKILL every member and remove the directory, now: for a process that must end at once.
@@ -732,6 +743,12 @@ class EmbeddedEtcd:
             member.kill()
         if self._data_root is not None:
             shutil.rmtree(self._data_root, ignore_errors=True)
+        self._release_owner()
+
+    def _release_owner(self) -> None:
+        fd, self._owner_fd = self._owner_fd, None
+        if fd is not None:
+            os.close(fd)
 
     def _find_leader(self, among: list[EmbeddedMember]) -> EmbeddedMember | None:
         for member in among:

@@ -382,32 +382,38 @@ def _orphan(root: Path, name: str, owner: str | None) -> Path:
     return path
 
 
-def test_the_sweep_removes_only_directories_whose_owner_is_proven_gone(tmp_path: Path) -> None:
-    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
-    identity = embedded._process_identity(child.pid)
-    assert child.stdin is not None
-    child.stdin.close()
-    child.wait(10)
-    assert identity is not None and embedded._process_identity(child.pid) is None
+_HOLD = (
+    "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); fcntl.flock(fd, fcntl.LOCK_EX);"
+    " print('held', flush=True); sys.stdin.read()"
+)
 
-    mine = embedded._process_identity(os.getpid())
-    assert mine is not None
-    pid, started = mine.split()
-    dead = _orphan(tmp_path, "dead", identity)
-    reused = _orphan(tmp_path, "reused", f"{pid} {int(started) + 1}")  # our PID, another process
-    live = _orphan(tmp_path, "live", mine)
+
+def test_the_sweep_removes_only_directories_whose_owner_lock_nobody_holds(tmp_path: Path) -> None:
+    held = _orphan(tmp_path, "held", "1\n")
+    gone = _orphan(tmp_path, "gone", "2\n")  # its owner died: nobody holds the lock
     unowned = _orphan(tmp_path, "unowned", None)
     other = tmp_path / "something-else"
     other.mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD, str(held / "owner")], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
 
-    assert sorted(embedded.sweep_orphaned_dirs(tmp_path)) == sorted([dead, reused])
-    assert not dead.exists() and not reused.exists()
-    assert live.exists() and unowned.exists() and other.exists()
+        assert embedded.sweep_orphaned_dirs(tmp_path) == [gone]
+        assert held.exists() and unowned.exists() and other.exists() and not gone.exists()
+    finally:
+        holder.kill()  # SIGKILL: no clean-up of its own, as a killed app; the kernel drops the lock
+        holder.wait(10)
+
+    assert embedded.sweep_orphaned_dirs(tmp_path) == [held]
+    assert unowned.exists() and other.exists()
 
 
-def test_a_started_etcd_names_its_owner_so_a_later_sweep_keeps_it() -> None:
+def test_a_started_etcd_holds_its_owner_lock_so_a_sweep_keeps_it() -> None:
     with EmbeddedEtcd() as etcd:
         root = etcd.data_root
-        assert (root / "owner").read_text() == embedded._process_identity(os.getpid())
+        assert (root / "owner").is_file() and not (root / "owner.new").exists()
         assert root not in embedded.sweep_orphaned_dirs(root.parent)
-        assert root.exists()
+        assert root.exists() and etcd.members[0].status().leader != 0
+    assert not root.exists()
