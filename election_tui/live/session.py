@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import replace
 from types import TracebackType
 
@@ -457,21 +457,37 @@ class LiveSession:
             out += self.launch(self.prefix + name.encode(), name.rsplit("/", 1)[-1], ttl, count)
         return out
 
-    def _hint(self, candidate: Candidate, reason: str) -> None:
-        if candidate.key is not None:
-            self.state.expect_removal(candidate.key, reason)
+    @contextlib.contextmanager
+    def _hinted(self, candidate: Candidate, reason: str) -> Iterator[None]:
+        """The one rule for why a key of ours went: said before acting, withdrawn if refused.
+
+        Before: the deletion can come back through the watch before the action's call returns.
+        Withdrawn when the action raises (refused, or failed), so a refused action leaves no
+        trace and the reason said before it (a partition's) holds again.
+        """
+        key = candidate.key
+        if key is None:
+            yield
+            return
+        previous = self.state.removal_hint(key)
+        self.state.expect_removal(key, reason)
+        try:
+            yield
+        except BaseException:
+            self.state.withdraw_removal(key, reason, previous)
+            raise
 
     async def resign(self, candidate: Candidate) -> None:
-        self._hint(candidate, "resigned")
-        await candidate.resign()
+        with self._hinted(candidate, "resigned"):
+            await candidate.resign()
 
     def let_expire(self, candidate: Candidate) -> None:
-        self._hint(candidate, "expired")
-        candidate.let_expire()
+        with self._hinted(candidate, "expired"):
+            candidate.let_expire()
 
     async def crash(self, candidate: Candidate) -> None:
-        self._hint(candidate, "revoked")
-        await candidate.revoke()
+        with self._hinted(candidate, "revoked"):
+            await candidate.revoke()
 
     def toggle_pause(self, candidate: Candidate) -> None:
         """The simulator's partition: withhold (or send again) the keep-alive, inside the process."""
@@ -479,12 +495,8 @@ class LiveSession:
             candidate.resume()
             self._unhint(candidate)
         else:
-            self._hint(candidate, PAUSED)
-            try:
+            with self._hinted(candidate, PAUSED):
                 candidate.pause()
-            except BaseException:
-                self._unhint(candidate)
-                raise
         self._mark(fleet=True)  # the pause mark, which no transition announces
 
     async def toggle_blackhole(self, candidate: Candidate) -> bool:
@@ -497,12 +509,8 @@ class LiveSession:
             self._unhint(candidate)
             self._mark(fleet=True)  # no transition says so: our views show the mark go
             return False
-        self._hint(candidate, BLACKHOLED)
-        try:
+        with self._hinted(candidate, BLACKHOLED):
             await candidate.blackhole()
-        except BaseException:
-            self._unhint(candidate)
-            raise
         self._mark(fleet=True)
         return True
 
@@ -518,9 +526,11 @@ class LiveSession:
         await candidate.proclaim(value)
 
     async def remove(self, candidate: Candidate) -> None:
-        if not candidate.state.terminal:
-            self._hint(candidate, "resigned")
-        await self.fleet.remove(candidate)
+        if candidate.state.terminal:
+            await self.fleet.remove(candidate)
+        else:
+            with self._hinted(candidate, "resigned"):
+                await self.fleet.remove(candidate)
         self._mark(fleet=True)
 
     # -- members of an embedded cluster (actions go to their processes; etcd says the rest) ---
