@@ -111,6 +111,7 @@ class LiveSession:
         self.error: EtcdError | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.ttl_every = 0.25
+        self._vouched = wall()  # the last time etcd proved we were in touch (an answer, an event)
 
     # -- views ------------------------------------------------------------------------------
 
@@ -144,6 +145,18 @@ class LiveSession:
     def _set_cluster(self, **changes: object) -> None:
         self.cluster = replace(self.cluster, **changes)  # type: ignore[arg-type]
         self._mark(cluster=True)
+        self._know()
+
+    def _know(self) -> None:
+        """Whether the swimlanes may draw the present as known: the watch is live and no member
+        count says the quorum is lost. Unknown from the last proof of contact on, not from when
+        we noticed: what came after it is not proven."""
+        info = self.cluster
+        if info.connection == "connected" and info.quorum is not False:
+            self._vouched = max(self._vouched, self.wall())
+            self.terms.sees(self._vouched)
+        else:
+            self.terms.blind(self._vouched)
 
     # -- lifetime ---------------------------------------------------------------------------
 
@@ -224,6 +237,8 @@ class LiveSession:
     async def _follow(self, watch: Watch) -> None:
         """Apply the watch live until it is compacted (then the caller re-reads)."""
         async for item in watch:
+            if isinstance(item, (WatchEvents, WatchProgress)):
+                self._vouched = self.wall()
             if isinstance(item, WatchEvents):
                 changes = self.state.apply(item.events, item.revision, self.wall())
                 self._take(changes.elections, changes.timeline)
@@ -347,6 +362,7 @@ class LiveSession:
         while True:
             self._probe_now.clear()
             status: Status | None = None
+            asked = self.wall()
             try:
                 status = await self.client.status(timeout=self.status_every)
             except EtcdError as err:
@@ -372,6 +388,8 @@ class LiveSession:
                 if leader
                 else None,
             }
+            if status is not None and changes["quorum"] is not False:
+                self._vouched = max(self._vouched, asked)
             if status is not None:
                 connection = self.cluster.connection
                 if connection == "stale" and self.error is None:
