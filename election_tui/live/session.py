@@ -98,7 +98,7 @@ class LiveSession:
         self.beliefs = BeliefLog()
         self.leases = LeaseClock()
         self.fleet = Fleet(client, links=links)
-        self.fleet.subscribe(self._transition)
+        self.fleet.subscribe(self.candidate_changed)
         self._feeds: list[Feed] = []
         self.cluster = ClusterInfo(endpoint=str(client.endpoint), embedded=members is not None)
         self._probe_now = asyncio.Event()  # a member action asks for fresh answers at once
@@ -126,7 +126,9 @@ class LiveSession:
         """Every lease some view has on screen, each once, in the order the views gave them."""
         return list(dict.fromkeys(lease for feed in self._feeds for lease in feed.leases))
 
-    def _transition(self, candidate: Candidate, transition: Transition) -> None:
+    def candidate_changed(self, candidate: Candidate, transition: Transition) -> None:
+        """A transition of one of our candidates, or of a drill's run beside the session (subscribe
+        its fleet): a stale leader's belief feeds the swimlanes whoever launched it."""
         key = candidate.key
         if key is not None:  # a stale leader believes it leads past its key: the swimlanes mark it
             if transition.state is State.STALE:
