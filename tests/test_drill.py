@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import pause_and_cut_report
+from helpers import eventually, pause_and_cut_report
 
 from election_tui.drill import (
     DrillReport,
@@ -24,6 +24,8 @@ from election_tui.drill import (
 )
 from election_tui.drill.html import drill_chart_svg
 from election_tui.etcd import EtcdClient
+from election_tui.live import LiveSession
+from election_tui.model import Segment
 
 _VALID = """
 name = "expiry"
@@ -291,18 +293,32 @@ async def test_the_network_partition_drill_shows_pause_and_blackhole_side_by_sid
 ) -> None:
     removals: list[tuple[bytes, str]] = []
     progress: list[str] = []
-    async with EtcdClient(endpoints) as client:
+    async with EtcdClient(endpoints) as client, LiveSession(client, prefix, history=None) as live:
+        await asyncio.wait_for(live.loaded.wait(), 10)
         before = set(await client.leases())
         report = await run_drill(
             client,
             load_scenario("network-partition"),
             on_progress=progress.append,
             on_removal=lambda key, why: removals.append((key, why)),
+            on_transition=live.candidate_changed,  # as the TUI runs it: beside a live session
             election_prefix=prefix,
         )
         assert set(await client.leases()) - before == set()
+        paused, cut = report.failovers
+        # The drill's paused leader went stale: the session's swimlanes get its "↳ stale" row.
+        name = prefix + b"drill/network-partition"
+        (belief,) = live.beliefs.of(name)  # the cut one gave up first: it never went stale
+        assert belief.key == paused.old_key.encode() and belief.until is not None
+
+        def stale() -> tuple[Segment, ...]:
+            window = live.terms.window(live.wall(), 120)
+            assert window is not None
+            return live.terms.lane(name, window, live.beliefs.of(name)).stale
+
+        (overlap,) = await eventually(stale, timeout=10, what="the overlap drawn")
+        assert overlap.term is not None and overlap.term.key == belief.key
     _check_consistent(report)
-    paused, cut = report.failovers
     assert (paused.how, cut.how) == ("pause", "blackhole")
     assert [why for _, why in removals] == ["paused", "blackholed"]
     ttl = report.scenario.ttl

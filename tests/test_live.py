@@ -10,8 +10,8 @@ from helpers import eventually
 from election_tui.etcd import EtcdClient
 from election_tui.live import Feed, Frame, LiveSession
 from election_tui.live.feed import TIMELINE_LIMIT
-from election_tui.model import TimelineEntry
-from election_tui.sim import State
+from election_tui.model import LED, UNSEEN, TimelineEntry
+from election_tui.sim import Fleet, State, TcpProxy
 
 BOUND = 10.0
 
@@ -121,3 +121,32 @@ async def test_a_stale_leaders_belief_is_kept_from_stale_until_it_learns(
     (overlap,) = session.terms.lane(name, window, session.beliefs.of(name)).stale
     assert overlap.term is not None and overlap.term.key == key
     assert overlap.end == belief.until  # from etcd's delete of its key to when it learned
+
+
+async def test_while_the_watch_is_down_the_lane_shows_not_known_up_to_now(
+    client: EtcdClient, endpoints: list[str], prefix: bytes
+) -> None:
+    name = prefix + b"dark"
+    address = endpoints[0].removeprefix("http://")
+    async with (
+        Fleet(client) as fleet,
+        TcpProxy(address) as proxy,
+        EtcdClient([proxy.address]) as through,
+        LiveSession(through, prefix, history=None) as live,
+    ):
+        await eventually(live.loaded.is_set, timeout=BOUND, what="the first load")
+        await fleet.launch(name, "v", 5).wait_for(State.LEADER, timeout=BOUND)
+        await eventually(lambda: live.terms.leads(name), timeout=BOUND, what="the term seen")
+
+        def last(now: float) -> str:
+            window = live.terms.window(now, 60)
+            assert window is not None
+            return live.terms.lane(name, window).live[-1].kind
+
+        assert last(live.wall()) == LED
+        await proxy.refuse()  # the session's connection drops: it cannot know who leads now
+        await eventually(lambda: live.cluster.connection != "connected", timeout=BOUND, what="down")
+        assert last(live.wall()) == UNSEEN  # not a solid bar up to now
+        await proxy.pass_through()
+        await eventually(lambda: live.cluster.connection == "connected", timeout=BOUND, what="back")
+        await eventually(lambda: last(live.wall() + 0.01) == LED, timeout=BOUND, what="known again")

@@ -199,6 +199,18 @@ def test_a_hint_taken_back_after_a_healed_partition_leaves_the_next_removal_unna
     assert kinds(state.apply([delete(b"app", 0x1, 3)], 3, T)) == [("left", b"app", b"app/1")]
 
 
+def test_a_withdrawn_hint_gives_back_the_reason_it_replaced_unless_the_key_already_went() -> None:
+    state = state_with(put(b"app", 0x1, b"x", 2), put(b"app", 0x2, b"y", 3))
+    state.expect_removal(b"app/1", "blackholed")
+    state.expect_removal(b"app/1", "resigned")  # a resign, refused: the partition's reason holds
+    state.withdraw_removal(b"app/1", "resigned", "blackholed")
+    state.expect_removal(b"app/2", "revoked")
+    changes = state.apply([delete(b"app", 0x2, 4)], 4, T)  # its deletion came first: taken
+    state.withdraw_removal(b"app/2", "revoked", None)
+    assert kinds(changes) == [("revoked", b"app", b"app/2")]
+    assert kinds(state.apply([delete(b"app", 0x1, 5)], 5, T))[0] == ("blackholed", b"app", b"app/1")
+
+
 def test_an_unknown_removal_reason_is_refused() -> None:
     with pytest.raises(ValueError, match="removal reason"):
         ElectionState().expect_removal(b"app/1", "vanished")

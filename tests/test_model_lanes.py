@@ -276,3 +276,24 @@ def test_elections_left_without_a_leader_are_forgotten_past_the_bound() -> None:
     run.at(T0 + 6, put(b"x", C, b"c", 6))
     lane = run.lane(T0 + 10, span=10, name=b"x")
     assert kinds(lane.live) == [(UNSEEN, T0, T0 + 6, None), (LED, T0 + 6, T0 + 10, b"c")]
+
+
+def test_while_the_session_cannot_know_the_open_term_is_not_known_not_led_up_to_now() -> None:
+    run = Run().at(T0 + 10, put(E, A, b"alice", 2))
+    run.book.blind(T0 + 30)  # the watch went down (or the quorum): nothing is proven after
+
+    assert kinds(run.lane(T0 + 60, span=60).live) == [
+        (ABSENT, T0, T0 + 10, None),
+        (LED, T0 + 10, T0 + 30, b"alice"),
+        (UNSEEN, T0 + 30, T0 + 60, None),  # not a solid bar up to now
+    ]
+    run.book.blind(T0 + 40)  # still blind: the stretch began at the first proof lost
+    run.book.sees(T0 + 50)  # live again: what it says from here on is known
+    run.at(T0 + 55, delete(E, A, 3))
+
+    assert kinds(run.lane(T0 + 70, span=60).live) == [
+        (LED, T0 + 10, T0 + 30, b"alice"),
+        (UNSEEN, T0 + 30, T0 + 50, None),
+        (LED, T0 + 50, T0 + 55, b"alice"),
+        (GAP, T0 + 55, T0 + 70, None),
+    ]

@@ -137,7 +137,9 @@ def test_a_cluster_off_loopback_cannot_be_cut_and_says_so() -> None:
     assert "loopback only" in problem
 
 
-async def test_the_session_names_the_partition_in_the_timeline(client: EtcdClient, prefix: bytes) -> None:
+async def test_the_session_names_the_partition_in_the_timeline_and_refused_actions_leave_no_trace(
+    client: EtcdClient, prefix: bytes
+) -> None:
     async with LiveSession(client, prefix, history=None) as session:
         await asyncio.wait_for(session.loaded.wait(), BOUND)
         cands = session.launch(prefix + b"e", "c", TTL, count=3)
@@ -148,6 +150,13 @@ async def test_the_session_names_the_partition_in_the_timeline(client: EtcdClien
         )
         session.toggle_pause(paused)
         assert await session.toggle_blackhole(cut) is True
+        # Refused, each: none may name the key's end (nor clear the partition's reason).
+        with pytest.raises(CandidateError, match="until the partition heals"):
+            await session.resign(cut)
+        with pytest.raises(CandidateError, match="already cut off"):
+            session.toggle_pause(cut)
+        with pytest.raises(CandidateError, match="resume it first"):
+            await session.toggle_blackhole(paused)
         await cut.wait_for(State.LOST, timeout=TTL + 1.5)
         await paused.wait_for(State.STALE, timeout=TTL + 1.5)
 

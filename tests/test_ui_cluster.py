@@ -22,6 +22,7 @@ from textual.pilot import Pilot
 
 from election_tui.etcd import ClientConfig, EtcdClient
 from election_tui.live import MemberControl, MemberInfo, start_embedded
+from election_tui.model import LED, UNSEEN
 from election_tui.sim import State
 from election_tui.ui.app import ElectionApp
 from election_tui.ui.status import StatusLine
@@ -186,6 +187,16 @@ async def test_two_members_killed_say_no_quorum_and_their_restart_brings_it_back
 ) -> None:
     async with dashboard(cluster, prefix) as driver:
         app, pilot, _ = driver
+        name = prefix + b"e"
+        app.session.launch(name, "v", ttl=10)
+        await until(pilot, lambda: app.session.terms.leads(name), "a term in the lanes' book")
+
+        def lane_now() -> str:  # what the lane draws at its right edge, now
+            window = app.session.terms.window(app.wall(), 60)
+            assert window is not None
+            return app.session.terms.lane(name, window).live[-1].kind
+
+        assert lane_now() == LED
         raft = await until(pilot, lambda: raft_leader(app), "the raft leader starred")
         followers = [n for n in cluster.names if n != raft]
         for follower in followers:
@@ -194,6 +205,7 @@ async def test_two_members_killed_say_no_quorum_and_their_restart_brings_it_back
             await until(pilot, functools.partial(is_down, app, follower), f"{follower} down")
         await until(pilot, lambda: "NO QUORUM: 1 of 3 members answer" in status_text(app), "NO QUORUM said")
         assert "NO QUORUM" in str(app.query_one("#cluster-panel").border_title)
+        assert lane_now() == UNSEEN  # without a quorum nobody can prove who leads: not a bar to now
         # The one left soon names no leader at all: that is what the panel shows.
         await until(pilot, lambda: cell(app, raft, "leader") == "none", "no leader named")
 
@@ -202,6 +214,7 @@ async def test_two_members_killed_say_no_quorum_and_their_restart_brings_it_back
             await pilot.press("R")
         await until(pilot, lambda: app.session.cluster.members_up == 3, "every member up again")
         await until(pilot, lambda: "NO QUORUM" not in status_text(app), "quorum back on the status line")
+        await until(pilot, lambda: lane_now() != UNSEEN, "the lane known again")
 
 
 async def test_pause_silences_a_member_and_the_same_key_resumes_it(

@@ -59,3 +59,24 @@ async def test_w_shows_who_led_when_and_a_resign_as_two_bars_on_the_selected_ele
         await pilot.press("w")
         await until(pilot, lambda: app.query_one(Timeline).display and not lanes.display, what="the timeline")
         assert str(panel.border_title).startswith("Timeline")
+
+
+async def test_back_from_the_lanes_the_timeline_still_follows_the_newest_entry(
+    etcd: EmbeddedEtcd, prefix: bytes
+) -> None:
+    async with running(etcd, prefix) as driver:
+        app, pilot = driver
+        timeline = app.query_one(Timeline)
+        name, _ = await launched(driver, "e1", 2)  # fewer entries than the panel has rows
+        await pilot.press("w")
+        await until(pilot, lambda: not timeline.display, what="the lanes in its place")
+        shown = len(timeline)
+        app.session.launch(name, "late", 5, count=12)  # news while hidden, past the panel's rows
+        await until(pilot, lambda: len(timeline) >= shown + 12, what="the news taken while hidden")
+        await pilot.press("w")
+        await until(pilot, lambda: timeline.display and timeline.size.height > 0, what="the timeline back")
+        await until(
+            pilot,
+            lambda: timeline.max_scroll_y > 0 and timeline.scroll_offset.y == timeline.max_scroll_y,
+            what="the timeline at its newest entry",
+        )

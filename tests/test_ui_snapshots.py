@@ -334,6 +334,10 @@ async def test_swimlanes_snapshot(
         await _until(pilot, lambda: len(lanes.rows) == 5, "four lanes and a stale row")
         assert lanes.rows[0] == (PAY, False) and lanes.rows[1] == (PAY, True)
         assert lanes.size.height >= 6, "the lanes need room at 80x24 too"
+        # A term led in the history and on into live time is one bar with one label, not two
+        # (which would read as a hand-over): pay-2 from r6 to its expiry, sched-a to its crash.
+        for name, value in ((PAY, "pay-2"), (SCHED, "sched-a")):
+            assert (lanes.row_text(name) or "").count(value) == 1, lanes.row_text(name)
         svg = await _stable_svg(app, pilot)
     assert_snapshot(request, tmp_path, f"swimlanes_{size[0]}x{size[1]}", svg)
 

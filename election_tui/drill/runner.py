@@ -34,7 +34,7 @@ from ..etcd import (
 )
 from ..live import MemberControl, MemberError
 from ..model import BLACKHOLED, PAUSED
-from ..sim import Candidate, CandidateError, Fleet, State, Transition, link_problem
+from ..sim import Candidate, CandidateError, Fleet, Listener, State, Transition, link_problem
 from .report import DrillReport, Failover, LeaseAfter, Loss, MemberEvent, RaftView, ms_text
 from .scenario import (
     Fail,
@@ -84,6 +84,7 @@ async def run_drill(
     *,
     on_progress: Progress | None = None,
     on_removal: Removal | None = None,
+    on_transition: Listener | None = None,
     election_prefix: bytes = b"",
     pace: float = 0.0,
     members: MemberControl | None = None,
@@ -92,7 +93,8 @@ async def run_drill(
     `drill_election`) and time each fail-over.
 
     `on_progress` hears one line per event worth telling (each step, launches, failures, new
-    leaders); `on_removal` hears which leader key is about to go and why, before the drill acts.
+    leaders); `on_removal` hears which leader key is about to go and why, before the drill acts;
+    `on_transition` hears every transition of the drill's candidates (a dashboard's stale beliefs).
     `pace` seconds pass after each step and each fail-over, so a room can follow on screen; the
     figures are timed within a fail-over, so pacing does not change them. `members`: the
     control of the embedded cluster `client` talks to; without one, a scenario with member
@@ -112,6 +114,8 @@ async def run_drill(
         )
     drill = _Drill(client, scenario, drill_election(election_prefix, scenario.election), on_progress)
     drill.on_removal = on_removal
+    if on_transition is not None:
+        drill.fleet.subscribe(on_transition)
     drill.pace = pace
     drill.members = members
     return await drill.run()

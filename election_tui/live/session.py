@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import replace
 from types import TracebackType
 
@@ -98,7 +98,7 @@ class LiveSession:
         self.beliefs = BeliefLog()
         self.leases = LeaseClock()
         self.fleet = Fleet(client, links=links)
-        self.fleet.subscribe(self._transition)
+        self.fleet.subscribe(self.candidate_changed)
         self._feeds: list[Feed] = []
         self.cluster = ClusterInfo(endpoint=str(client.endpoint), embedded=members is not None)
         self._probe_now = asyncio.Event()  # a member action asks for fresh answers at once
@@ -111,6 +111,7 @@ class LiveSession:
         self.error: EtcdError | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.ttl_every = 0.25
+        self._vouched = wall()  # the last time etcd proved we were in touch (an answer, an event)
 
     # -- views ------------------------------------------------------------------------------
 
@@ -125,7 +126,9 @@ class LiveSession:
         """Every lease some view has on screen, each once, in the order the views gave them."""
         return list(dict.fromkeys(lease for feed in self._feeds for lease in feed.leases))
 
-    def _transition(self, candidate: Candidate, transition: Transition) -> None:
+    def candidate_changed(self, candidate: Candidate, transition: Transition) -> None:
+        """A transition of one of our candidates, or of a drill's run beside the session (subscribe
+        its fleet): a stale leader's belief feeds the swimlanes whoever launched it."""
         key = candidate.key
         if key is not None:  # a stale leader believes it leads past its key: the swimlanes mark it
             if transition.state is State.STALE:
@@ -144,6 +147,18 @@ class LiveSession:
     def _set_cluster(self, **changes: object) -> None:
         self.cluster = replace(self.cluster, **changes)  # type: ignore[arg-type]
         self._mark(cluster=True)
+        self._know()
+
+    def _know(self) -> None:
+        """Whether the swimlanes may draw the present as known: the watch is live and no member
+        count says the quorum is lost. Unknown from the last proof of contact on, not from when
+        we noticed: what came after it is not proven."""
+        info = self.cluster
+        if info.connection == "connected" and info.quorum is not False:
+            self._vouched = max(self._vouched, self.wall())
+            self.terms.sees(self._vouched)
+        else:
+            self.terms.blind(self._vouched)
 
     # -- lifetime ---------------------------------------------------------------------------
 
@@ -224,6 +239,8 @@ class LiveSession:
     async def _follow(self, watch: Watch) -> None:
         """Apply the watch live until it is compacted (then the caller re-reads)."""
         async for item in watch:
+            if isinstance(item, (WatchEvents, WatchProgress)):
+                self._vouched = self.wall()
             if isinstance(item, WatchEvents):
                 changes = self.state.apply(item.events, item.revision, self.wall())
                 self._take(changes.elections, changes.timeline)
@@ -347,6 +364,7 @@ class LiveSession:
         while True:
             self._probe_now.clear()
             status: Status | None = None
+            asked = self.wall()
             try:
                 status = await self.client.status(timeout=self.status_every)
             except EtcdError as err:
@@ -372,6 +390,8 @@ class LiveSession:
                 if leader
                 else None,
             }
+            if status is not None and changes["quorum"] is not False:
+                self._vouched = max(self._vouched, asked)
             if status is not None:
                 connection = self.cluster.connection
                 if connection == "stale" and self.error is None:
@@ -457,21 +477,37 @@ class LiveSession:
             out += self.launch(self.prefix + name.encode(), name.rsplit("/", 1)[-1], ttl, count)
         return out
 
-    def _hint(self, candidate: Candidate, reason: str) -> None:
-        if candidate.key is not None:
-            self.state.expect_removal(candidate.key, reason)
+    @contextlib.contextmanager
+    def _hinted(self, candidate: Candidate, reason: str) -> Iterator[None]:
+        """The one rule for why a key of ours went: said before acting, withdrawn if refused.
+
+        Before: the deletion can come back through the watch before the action's call returns.
+        Withdrawn when the action raises (refused, or failed), so a refused action leaves no
+        trace and the reason said before it (a partition's) holds again.
+        """
+        key = candidate.key
+        if key is None:
+            yield
+            return
+        previous = self.state.removal_hint(key)
+        self.state.expect_removal(key, reason)
+        try:
+            yield
+        except BaseException:
+            self.state.withdraw_removal(key, reason, previous)
+            raise
 
     async def resign(self, candidate: Candidate) -> None:
-        self._hint(candidate, "resigned")
-        await candidate.resign()
+        with self._hinted(candidate, "resigned"):
+            await candidate.resign()
 
     def let_expire(self, candidate: Candidate) -> None:
-        self._hint(candidate, "expired")
-        candidate.let_expire()
+        with self._hinted(candidate, "expired"):
+            candidate.let_expire()
 
     async def crash(self, candidate: Candidate) -> None:
-        self._hint(candidate, "revoked")
-        await candidate.revoke()
+        with self._hinted(candidate, "revoked"):
+            await candidate.revoke()
 
     def toggle_pause(self, candidate: Candidate) -> None:
         """The simulator's partition: withhold (or send again) the keep-alive, inside the process."""
@@ -479,12 +515,8 @@ class LiveSession:
             candidate.resume()
             self._unhint(candidate)
         else:
-            self._hint(candidate, PAUSED)
-            try:
+            with self._hinted(candidate, PAUSED):
                 candidate.pause()
-            except BaseException:
-                self._unhint(candidate)
-                raise
         self._mark(fleet=True)  # the pause mark, which no transition announces
 
     async def toggle_blackhole(self, candidate: Candidate) -> bool:
@@ -497,12 +529,8 @@ class LiveSession:
             self._unhint(candidate)
             self._mark(fleet=True)  # no transition says so: our views show the mark go
             return False
-        self._hint(candidate, BLACKHOLED)
-        try:
+        with self._hinted(candidate, BLACKHOLED):
             await candidate.blackhole()
-        except BaseException:
-            self._unhint(candidate)
-            raise
         self._mark(fleet=True)
         return True
 
@@ -518,9 +546,11 @@ class LiveSession:
         await candidate.proclaim(value)
 
     async def remove(self, candidate: Candidate) -> None:
-        if not candidate.state.terminal:
-            self._hint(candidate, "resigned")
-        await self.fleet.remove(candidate)
+        if candidate.state.terminal:
+            await self.fleet.remove(candidate)
+        else:
+            with self._hinted(candidate, "resigned"):
+                await self.fleet.remove(candidate)
         self._mark(fleet=True)
 
     # -- members of an embedded cluster (actions go to their processes; etcd says the rest) ---

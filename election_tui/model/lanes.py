@@ -8,7 +8,8 @@ Only what is proven is drawn. What this process saw has times and is placed by t
 replayed from etcd's history has revisions and no time (etcd keeps none), so the part of the
 window before this process looked is laid out by revision, apart, never on the clock. A
 leaderless stretch is a segment of its own (`GAP`), so is what is not known (`UNSEEN`: not
-read, or forgotten past a bound), and so is a stale leader's belief that outlived its key.
+read, forgotten past a bound, or while the session's watch or the quorum was down: `Blind`),
+and so is a stale leader's belief that outlived its key.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ ABSENT: Final = "absent"  # before the election's first term: no candidate key y
 SEGMENT_MEANINGS: Final = {
     LED: "a term: who led, from its election to its end (its value is written on the bar)",
     GAP: "no leader: the election had no candidate key left (etcd answers no leader)",
-    UNSEEN: "not known: before this process looked and not in the history read, or forgotten",
+    UNSEEN: "not known: before this process looked and not in the history read, forgotten, "
+    "or while its watch or the quorum was down",
     STALE: "one of our leaders, partitioned, still believed it led after etcd deleted its key",
     ABSENT: "before the election's first term: no candidate yet (not a gap: nothing to lead)",
 }
@@ -41,6 +43,9 @@ _ENDINGS = REMOVAL_REASONS | {LEFT}
 TERMS_KEPT = 64  # terms per election (the oldest go first: before them is not known)
 VANISHED_KEPT = 1000  # elections with no leader left whose terms are kept (oldest end first)
 BELIEFS_KEPT = 256
+BLIND_KEPT = 64  # stretches the session did not know (the oldest go first)
+
+Blind = tuple[float, float | None]  # [from, until): the watch or the quorum was down (None: still)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +70,8 @@ class LaneWindow:
 
     Entries after revision `until` were seen live, from `live_from` on. The part of [start, end]
     before `live_from` is drawn by revision: `history` is (baseline, last replayed) when etcd's
-    history was read (its leaders known at the baseline), None when it was not.
+    history was read (its leaders known at the baseline), None when it was not. `blind`: the
+    stretches after it when the session did not know (its watch or the quorum down): not known.
     """
 
     start: float
@@ -73,6 +79,7 @@ class LaneWindow:
     live_from: float
     until: int
     history: tuple[int, int] | None
+    blind: tuple[Blind, ...] = ()
 
     @property
     def live_start(self) -> float:
@@ -202,8 +209,51 @@ def lane(
         live = _spans(led, cut, hi, born.start_time if born and born.start_time is not None else None)
         if cut > lo:
             live.insert(0, Segment(UNSEEN, lo, cut))
+        live = _blinded(live, window.blind, hi)
         stale = _stale(election, terms, first, beliefs, max(lo, cut), hi)
     return Lane(election, tuple(history), tuple(live), tuple(stale))
+
+
+def _blinded(segments: list[Segment], blind: Sequence[Blind], hi: float) -> list[Segment]:
+    """`segments` with what lies in a `blind` stretch made UNSEEN: nobody could tell then."""
+    if not blind:
+        return segments
+    out: list[Segment] = []
+    for seg in segments:
+        parts = [seg]
+        for since, until in blind:
+            end = hi if until is None else until
+            cut: list[Segment] = []
+            for part in parts:
+                if part.kind == UNSEEN or end <= part.start or since >= part.end:
+                    cut.append(part)
+                    continue
+                if since > part.start:
+                    cut.append(Segment(part.kind, part.start, since, part.term, part.ordinal))
+                if end < part.end:
+                    cut.append(Segment(part.kind, end, part.end, part.term, part.ordinal))
+            parts = cut
+        out += parts
+    # Each blind stretch (within what the segments span) becomes one UNSEEN segment, in order.
+    lo = segments[0].start if segments else hi
+    for since, until in blind:
+        start, end = max(since, lo), min(hi if until is None else until, hi)
+        if end > start:
+            out.append(Segment(UNSEEN, start, end))
+    out.sort(key=lambda s: (s.start, s.end))
+    return _merged(out)
+
+
+def _merged(segments: list[Segment]) -> list[Segment]:
+    """Neighbouring or overlapping UNSEEN segments as one."""
+    out: list[Segment] = []
+    for seg in segments:
+        last = out[-1] if out else None
+        if last is not None and last.kind == UNSEEN and seg.kind == UNSEEN and seg.start <= last.end:
+            out[-1] = Segment(UNSEEN, last.start, max(last.end, seg.end))
+        else:
+            out.append(seg)
+    return out
 
 
 def _history(
@@ -276,6 +326,7 @@ class TermBook:
         self.history: tuple[int, int] | None = None  # (baseline, last replayed), when history was read
         self.until = 0  # entries after this revision carry times
         self.live_from: float | None = None  # when they started to (None: not live yet)
+        self._blind: deque[Blind] = deque(maxlen=BLIND_KEPT)
 
     def begin(
         self, leaders: Iterable[tuple[bytes, CandidateKey | None]], revision: int, *, history: bool
@@ -325,6 +376,17 @@ class TermBook:
         if self.history is not None:
             self.history = (self.history[0], min(revision, read if read is not None else revision))
 
+    def blind(self, since: float) -> None:
+        """From `since` on, the session does not know (watch down, no quorum): terms go unseen."""
+        if not self._blind or self._blind[-1][1] is not None:
+            self._blind.append((since, None))
+
+    def sees(self, now: float) -> None:
+        """The session knows again from `now` (its watch is live, a quorum answers)."""
+        if self._blind and self._blind[-1][1] is None:
+            since = self._blind[-1][0]
+            self._blind[-1] = (since, max(since, now))
+
     def terms(self, name: bytes) -> tuple[Term, ...]:
         log = self._logs.get(name)
         return log.terms if log is not None else ()
@@ -357,7 +419,9 @@ class TermBook:
         """The last `span` seconds up to `now` (None until the book is live)."""
         if self.live_from is None:
             return None
-        return LaneWindow(now - span, now, self.live_from, self.until, self.history)
+        start = now - span
+        blind = tuple(b for b in self._blind if b[1] is None or b[1] > start)
+        return LaneWindow(start, now, self.live_from, self.until, self.history, blind)
 
     def lane(self, name: bytes, window: LaneWindow, beliefs: Iterable[Belief] = ()) -> Lane:
         log = self._logs.get(name)

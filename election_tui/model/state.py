@@ -170,6 +170,14 @@ class ElectionState:
         """Take back a hint: the key outlived what was expected to remove it (a healed partition)."""
         self._hints.forget(key)
 
+    def removal_hint(self, key: bytes) -> str | None:
+        """Why `key` is expected to go, as said so far (None: nobody said)."""
+        return self._hints.get(key)
+
+    def withdraw_removal(self, key: bytes, reason: str, previous: str | None) -> None:
+        """Take back `expect_removal(key, reason)` of a refused action; `previous` holds again."""
+        self._hints.withdraw(key, reason, previous)
+
     def mark_history(self, until: int) -> None:
         """Say that changes up to revision `until` are replayed from etcd's history, not seen live.
 

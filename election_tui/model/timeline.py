@@ -77,6 +77,22 @@ class RemovalHints:
     def forget(self, key: bytes) -> None:
         self._hints.pop(key, None)
 
+    def get(self, key: bytes) -> str | None:
+        """The reason expected for `key` now, without consuming it."""
+        return self._hints.get(key)
+
+    def withdraw(self, key: bytes, reason: str, previous: str | None) -> None:
+        """Undo `expect(key, reason)` of an action that was refused: `previous` holds again.
+
+        Nothing changes once the hint was taken (the key went meanwhile) or replaced since.
+        """
+        if self._hints.get(key) != reason:
+            return
+        if previous is None:
+            del self._hints[key]
+        else:
+            self._hints[key] = previous
+
     def take(self, key: bytes) -> str:
         """The hinted reason for `key` (consuming it), or "left" when nobody said."""
         return self._hints.pop(key, LEFT)

@@ -269,6 +269,7 @@ class Dashboard:
             loaded,
             on_progress=on_progress,
             on_removal=self.session.state.expect_removal,
+            on_transition=self.session.candidate_changed,
             election_prefix=self.prefix,
         )
         return DrillResult(report)

@@ -4,7 +4,7 @@ A candidate may have a link of its own (a loopback proxy and a channel) so it ca
 from etcd for real; `TcpProxy` is that proxy, also the fault tests' tool.
 """
 
-from .candidate import Candidate, CandidateError, State, Transition
+from .candidate import Candidate, CandidateError, Listener, State, Transition
 from .fleet import Fleet
 from .link import Link, LinkError, link_problem
 from .proxy import ProxyMode, ProxyStats, TcpProxy
@@ -15,6 +15,7 @@ __all__ = [
     "Fleet",
     "Link",
     "LinkError",
+    "Listener",
     "ProxyMode",
     "ProxyStats",
     "State",

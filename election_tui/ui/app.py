@@ -659,6 +659,7 @@ class ElectionApp(App[int]):
                 scenario,
                 on_progress=progress,
                 on_removal=self.session.state.expect_removal,  # the timeline says why keys went
+                on_transition=self.session.candidate_changed,  # the swimlanes its stale beliefs
                 election_prefix=self.prefix,
                 pace=request.pace,
                 members=self.members,

@@ -138,6 +138,17 @@ def _runs(row: Sequence[Cell | None]) -> list[tuple[Cell | None, int]]:
     return runs
 
 
+def _goes_on(cell: Cell, after: Cell) -> bool:
+    """`after` is the same term as `cell`, which led in the history and went on into live time."""
+    return (
+        cell.kind == after.kind == LED
+        and cell.history
+        and not after.history
+        and cell.term == after.term
+        and cell.ordinal == after.ordinal
+    )
+
+
 def _fill(label: str, width: int, glyph: str = " ") -> str:
     """`label` at the start of a run of `width` columns, cut with "…", the rest in `glyph`."""
     if len(label) > width:
@@ -415,8 +426,21 @@ class Swimlanes(ScrollView):
             text.append("▶ " if chosen else "  ", style=style)
             text.append(_fill(display(name, names - 3), names - 2), style=style)  # untrusted: escaped
         lane = book.lane(name, window, self._beliefs.of(name))
-        for cell, width in _runs(cells(lane, window, self._width() - names, stale=stale)):
+        runs = _runs(cells(lane, window, self._width() - names, stale=stale))
+        i = 0
+        while i < len(runs):
+            cell, width = runs[i]
+            after, more = runs[i + 1] if i + 1 < len(runs) else (None, 0)
+            if cell is not None and cell.term is not None and after is not None and _goes_on(cell, after):
+                # One term, led before this process looked and still after: one bar, one label,
+                # its history part dim (two labels would read as a hand-over).
+                bar = _fill(self._label(cell.term), width + more)
+                text.append(bar[:width], style=self._bar_style(cell))
+                text.append(bar[width:], style=self._bar_style(after))
+                i += 2
+                continue
             text.append(*self._run(cell, width))
+            i += 1
         self._texts[index] = text
         return text
 
@@ -425,13 +449,15 @@ class Swimlanes(ScrollView):
         value = display(term.value, 40)
         return f" #{number} {value}" if number is not None else f" {value}"
 
+    def _bar_style(self, cell: Cell) -> Style:
+        tone = "b" if cell.ordinal % 2 else "a"
+        return self._style(f"swimlanes--{'history' if cell.history else 'led'}-{tone}")
+
     def _run(self, cell: Cell | None, width: int) -> tuple[str, Style]:
         if cell is None:
             return " " * width, Style()
         if cell.kind == LED and cell.term is not None:
-            tone = "b" if cell.ordinal % 2 else "a"
-            kind = "history" if cell.history else "led"
-            return _fill(self._label(cell.term), width), self._style(f"swimlanes--{kind}-{tone}")
+            return _fill(self._label(cell.term), width), self._bar_style(cell)
         if cell.kind == STALE and cell.term is not None:
             return _fill(self._label(cell.term) + " believed it led", width), self._style("swimlanes--stale")
         if cell.kind == ABSENT:

@@ -108,6 +108,9 @@ class Timeline(ScrollView, can_focus=True):
         self._who_cells = 0
         self._added = 0
         self._needle = ""
+        # At the newest entry: kept while hidden (the Lanes in its place), when its size is 0
+        # and its scroll offset says nothing, so it is back at the end when shown again.
+        self._follow = True
 
     def __len__(self) -> int:
         return len(self._shown)
@@ -136,7 +139,7 @@ class Timeline(ScrollView, can_focus=True):
         batch = list(entries)
         if not batch:
             return
-        follow = self.scroll_offset.y >= self.max_scroll_y - 1
+        follow = self._following()
         for entry in batch:
             seq = self._added
             self._added += 1
@@ -166,8 +169,18 @@ class Timeline(ScrollView, can_focus=True):
         name, value, lease = fields_for(self._fit(), self._fixed())
         return self._fixed() + name + value + (_LEASE if lease else 0)
 
+    def _following(self) -> bool:
+        """Whether the view is at its newest entry (while hidden: as it was when last shown)."""
+        if self.size.height > 0:
+            self._follow = self.scroll_offset.y >= self.max_scroll_y - 1
+        return self._follow
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self._following()  # a person scrolling up stops following; back at the end, follows
+
     def on_resize(self) -> None:
-        self._relayout(follow=False)
+        self._relayout(follow=self.size.height > 0 and self._follow)
 
     def _relayout(self, follow: bool) -> None:
         self.virtual_size = Size(self._line_cells(), len(self._shown))
