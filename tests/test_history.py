@@ -339,6 +339,19 @@ async def test_the_apps_timeline_shows_the_history_dim_with_revisions_in_order(
         await app.shutdown_session()
 
 
+async def test_on_a_fresh_etcd_the_timeline_title_says_nothing_of_history() -> None:
+    with EmbeddedEtcd(name="fresh") as fresh:  # revision 1: nothing happened before the app
+        app = ElectionApp(ClientConfig(endpoints=tuple(fresh.endpoints)))
+        async with app.run_test(size=(150, 40)) as pilot:
+            await until(pilot, lambda: app.live is not None and app.live.loaded.is_set(), "the first load")
+            live = app.live
+            assert live is not None
+            await until(pilot, lambda: live.cluster.history is not None and live.cluster.history.done, "read")
+            await pilot.pause()
+            assert str(app.query_one("#timeline-panel").border_title) == "Timeline (0)"
+            await app.shutdown_session()
+
+
 async def until(pilot: Pilot[int], check: Any, what: str) -> None:
     deadline = time.monotonic() + BOUND
     while not check():

@@ -293,7 +293,8 @@ class ElectionApp(App[int]):
         panel.border_subtitle = None
         title = f"Timeline ({len(self.query_one(Timeline))})"
         history = live.cluster.history
-        if history is not None and history.done:  # how far back it reaches (dim lines: replayed)
+        # How far back it reaches (dim lines: replayed); a fresh etcd's empty history says nothing.
+        if history is not None and history.done and not (history.empty and history.stopped is None):
             title += f" · {history.text}"
         panel.border_title = title
 
