@@ -11,7 +11,10 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import IO, Any, TypeVar, overload
+from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar, overload
+
+if TYPE_CHECKING:
+    from textual.pilot import Pilot
 
 T = TypeVar("T")
 
@@ -158,3 +161,21 @@ def pause_and_cut_report() -> Any:
     report = DrillReport(load_scenario("network-partition"), b"drill/network-partition", 0.0, 0.0, 40.0, 3)
     report.failovers += [row(1, "pause", 1.0), row(2, "blackhole", -0.2), row(3, "resign", None)]
     return report
+
+
+async def until(
+    pilot: Pilot[Any],
+    predicate: Callable[[], T | Literal[False] | None],
+    what: str = "condition",
+    *,
+    timeout: float = 10.0,
+) -> T:
+    """Poll `predicate` between short pauses of the app until it is truthy; fail after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not seen within {timeout} s (last: {result!r})")
+        await pilot.pause(0.05)

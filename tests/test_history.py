@@ -14,15 +14,13 @@ import random
 import re
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from faults._support import SENTINEL, Applied, applied, history, view
-from helpers import eventually
-from textual.pilot import Pilot
+from helpers import eventually, until
 
 from election_tui.embedded import EmbeddedEtcd
 from election_tui.etcd import ClientConfig, EtcdClient, Event, LeaseNotFound, candidate_key
@@ -350,14 +348,6 @@ async def test_on_a_fresh_etcd_the_timeline_title_says_nothing_of_history() -> N
             await pilot.pause()
             assert str(app.query_one("#timeline-panel").border_title) == "Timeline (0)"
             await app.shutdown_session()
-
-
-async def until(pilot: Pilot[int], check: Any, what: str) -> None:
-    deadline = time.monotonic() + BOUND
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not seen within {BOUND} s")
-        await pilot.pause(0.05)
 
 
 async def test_the_notebook_rows_show_history_without_a_time(

@@ -14,12 +14,12 @@ import signal
 import subprocess
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any
 
 import pytest
-from helpers import pause_and_cut_report, stop_process
+from helpers import pause_and_cut_report, stop_process, until
 from rich.console import Console
 from rich.text import Text
 from textual import events
@@ -45,9 +45,7 @@ from election_tui.ui.status import StatusLine
 from election_tui.ui.theme import remembered_theme, settings_path
 from election_tui.ui.timeline import Timeline
 
-T = TypeVar("T")
 SIZE = (120, 32)
-BOUND = 8.0  # seconds an expected change may take to reach the screen on a loaded machine
 VIA = ["key", "palette"]
 
 # action -> (key, command palette title)
@@ -72,23 +70,6 @@ Driver = tuple[ElectionApp, Pilot[int]]
 
 
 # --- bounded waiting and reading the screen ---------------------------------------------------
-
-
-async def until(
-    pilot: Pilot[int],
-    predicate: Callable[[], T | Literal[False] | None],
-    timeout: float = BOUND,
-    what: str = "condition",
-) -> T:
-    """Poll `predicate` between short pauses of the app until it is truthy; fail after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not seen within {timeout} s (last: {result!r})")
-        await pilot.pause(0.05)
 
 
 def cell(app: ElectionApp, name: bytes, column: str) -> str | None:

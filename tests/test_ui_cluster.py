@@ -10,11 +10,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Literal, TypeVar
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from helpers import eventually
+from helpers import eventually, until
 from rich.text import Text
 from textual.message import Message
 from textual.notifications import Notify
@@ -27,7 +26,6 @@ from election_tui.sim import State
 from election_tui.ui.app import ElectionApp
 from election_tui.ui.status import StatusLine
 
-T = TypeVar("T")
 SIZE = (120, 32)
 BOUND = 10.0  # a member's death or return, seen by the next probe (every 0.5 s here)
 
@@ -53,19 +51,6 @@ async def _all_members_back(cluster: MemberControl) -> AsyncIterator[None]:
     down = [i for i in range(len(cluster)) if cluster.process(i) == "stopped"]
     if down:
         await cluster.restart(*down)
-
-
-async def until(
-    pilot: Pilot[int], predicate: Callable[[], T | Literal[False] | None], what: str, timeout: float = BOUND
-) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not seen within {timeout} s (last: {result!r})")
-        await pilot.pause(0.05)
 
 
 def status_text(app: ElectionApp) -> str:

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import re
-import time
-from collections.abc import AsyncIterator, Callable
-from typing import TypeVar
+from collections.abc import AsyncIterator
 
+from helpers import until
 from rich.text import Text
 from textual.pilot import Pilot
 
@@ -20,18 +19,8 @@ from election_tui.etcd import ClientConfig, EtcdClient, LeaseNotFound, candidate
 from election_tui.ui.app import ElectionApp
 from election_tui.ui.render import ttl_bar
 
-T = TypeVar("T")
 BOUND = 8.0
 Driver = tuple[ElectionApp, Pilot[int]]
-
-
-async def until(pilot: Pilot[int], predicate: Callable[[], T | None], what: str) -> T:
-    deadline = time.monotonic() + BOUND
-    while not (result := predicate()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not seen within {BOUND} s (last: {result!r})")
-        await pilot.pause(0.05)
-    return result
 
 
 @contextlib.asynccontextmanager

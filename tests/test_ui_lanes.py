@@ -6,7 +6,8 @@ leader's bar ending where the new one's begins, on the row of the election selec
 
 from __future__ import annotations
 
-from test_ui import invoke, launched, leader_of, running, select_leader, type_text, until
+from helpers import until
+from test_ui import invoke, launched, leader_of, running, select_leader, type_text
 
 from election_tui.embedded import EmbeddedEtcd
 from election_tui.model import LED

@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import until
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input
 
@@ -216,14 +217,6 @@ def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     time.tzset()
 
 
-async def _until(pilot: Pilot[int], ok: object, what: str) -> None:
-    deadline = time.monotonic() + BOUND
-    while not ok():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {BOUND} s")
-        await pilot.pause(0.05)
-
-
 def _tables_measured(app: ElectionApp) -> bool:
     """Whether every DataTable has sized its columns to its rows.
 
@@ -260,12 +253,12 @@ def _app(etcd: EmbeddedEtcd, prefix: bytes) -> ElectionApp:
 
 
 async def _show_hand_made_state(app: ElectionApp, pilot: Pilot[int]) -> None:
-    await _until(pilot, lambda: app.live is not None and app.live.loaded.is_set(), "the first load")
+    await until(pilot, lambda: app.live is not None and app.live.loaded.is_set(), "the first load")
     dash = app.session
     await dash.close()  # stop watching, polling status and TTLs: from here on, only our feed
     feed(dash, hand_made_state())
-    await _until(pilot, lambda: app.elections.row_count == 5, "five elections on screen")
-    await _until(pilot, lambda: app.queue.row_count == 2, "the payments queue")
+    await until(pilot, lambda: app.elections.row_count == 5, "five elections on screen")
+    await until(pilot, lambda: app.queue.row_count == 2, "the payments queue")
 
 
 SIZES = [(140, 45), (120, 32), (100, 30), (80, 24)]
@@ -303,7 +296,7 @@ async def test_launch_modal_with_an_inline_error_snapshot(
     async with app.run_test(size=(80, 24)) as pilot:
         await _show_hand_made_state(app, pilot)
         await pilot.press("n")
-        await _until(pilot, lambda: isinstance(app.screen, LaunchScreen), "the launch modal")
+        await until(pilot, lambda: isinstance(app.screen, LaunchScreen), "the launch modal")
         for box in app.screen.query(Input):
             box.cursor_blink = False  # a blinking cursor is a coin toss between two renders
         app.screen.query_one("#ttl", Input).value = "0"
@@ -322,16 +315,16 @@ async def test_swimlanes_snapshot(
 ) -> None:
     app = _app(etcd, prefix)
     async with app.run_test(size=size) as pilot:
-        await _until(pilot, lambda: app.live is not None and app.live.loaded.is_set(), "the first load")
+        await until(pilot, lambda: app.live is not None and app.live.loaded.is_set(), "the first load")
         dash = app.session
         await dash.close()
         state, book, beliefs = lanes_scene()
         feed(dash, state, book)
         dash.beliefs = beliefs
-        await _until(pilot, lambda: app.elections.row_count == 4, "four elections on screen")
+        await until(pilot, lambda: app.elections.row_count == 4, "four elections on screen")
         await pilot.press("w")
         lanes = app.lanes
-        await _until(pilot, lambda: len(lanes.rows) == 5, "four lanes and a stale row")
+        await until(pilot, lambda: len(lanes.rows) == 5, "four lanes and a stale row")
         assert lanes.rows[0] == (PAY, False) and lanes.rows[1] == (PAY, True)
         assert lanes.size.height >= 6, "the lanes need room at 80x24 too"
         # A term led in the history and on into live time is one bar with one label, not two
